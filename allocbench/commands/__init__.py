@@ -1,0 +1,1 @@
+"""Subcommands of the `allocbench` command line, one module each."""

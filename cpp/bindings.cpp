@@ -1,0 +1,232 @@
+// bindings.cpp — allocbench._core: the C++ core as seen from Python. The only file that
+// includes pybind11.
+//
+// Owns the handle table through which Python drives an allocator: a handle is the block's
+// address as an int, and the table remembers each live block's requested size, so that a
+// free, realloc, read or write of a handle that is not live is refused with ValueError
+// instead of corrupting memory. Destroying the Python object frees every block still live.
+//
+// Invariant: the table holds exactly the blocks handed out through it and not yet freed.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstring>
+#include <unordered_map>
+
+#include "allocator.h"
+
+namespace py = pybind11;
+using namespace allocbench;
+
+namespace {
+
+py::dict figures_to_dict(const Figures& figures) {
+  py::dict d;
+  for (const auto& [name, value] : figures.info) d[py::str(name)] = value;
+  for (const auto& [name, value] : figures.counters) d[py::str(name)] = value;
+  return d;
+}
+
+py::dict config_to_dict(const AllocatorSpec& spec) {
+  py::dict d;
+  d["allocator"] = kind_name(spec.kind);
+  if (spec.kind == AllocatorKind::pymalloc) {
+    d["preset"] = spec.preset;
+    for (const auto& [name, value] : config_items(spec.pymalloc)) d[py::str(name)] = value;
+  }
+  return d;
+}
+
+class Handles {
+ public:
+  explicit Handles(const std::string& spec_text) : allocator_(make_allocator(spec_text)) {}
+  ~Handles() {
+    for (const auto& [address, size] : live_)
+      allocator_->deallocate(reinterpret_cast<void*>(address), size);
+  }
+
+  uintptr_t malloc(size_t n) { return remember(allocator_->allocate(n), n, "malloc"); }
+  uintptr_t calloc(size_t count, size_t size) {
+    return remember(allocator_->callocate(count, size), count * size, "calloc");
+  }
+  uintptr_t realloc(uintptr_t handle, size_t n) {
+    const size_t old_n = size_of(handle);
+    void* q = allocator_->reallocate(reinterpret_cast<void*>(handle), old_n, n);
+    if (q == nullptr) throw std::bad_alloc();
+    live_.erase(handle);
+    live_[reinterpret_cast<uintptr_t>(q)] = n;
+    return reinterpret_cast<uintptr_t>(q);
+  }
+  void free(uintptr_t handle) {
+    const size_t n = size_of(handle);
+    live_.erase(handle);
+    allocator_->deallocate(reinterpret_cast<void*>(handle), n);
+  }
+  size_t size_of(uintptr_t handle) const {
+    auto it = live_.find(handle);
+    if (it == live_.end()) throw py::value_error("handle " + std::to_string(handle) + " is not live");
+    return it->second;
+  }
+  void write(uintptr_t handle, py::bytes data, size_t offset) {
+    std::string_view bytes = data;
+    check_range(handle, offset, bytes.size());
+    std::memcpy(reinterpret_cast<char*>(handle) + offset, bytes.data(), bytes.size());
+  }
+  py::bytes read(uintptr_t handle, size_t length, size_t offset) const {
+    check_range(handle, offset, length);
+    return py::bytes(reinterpret_cast<const char*>(handle) + offset, length);
+  }
+  // Fills the whole requested extent with a pattern derived from `seed`; check() verifies it.
+  // Fast enough to run on every block after every step of a property test.
+  void fill(uintptr_t handle, uint8_t seed) {
+    const size_t n = size_of(handle);
+    auto* p = reinterpret_cast<uint8_t*>(handle);
+    for (size_t i = 0; i < n; ++i) p[i] = static_cast<uint8_t>(seed + i * 131);
+  }
+  bool check(uintptr_t handle, uint8_t seed) const {
+    const size_t n = size_of(handle);
+    const auto* p = reinterpret_cast<const uint8_t*>(handle);
+    for (size_t i = 0; i < n; ++i)
+      if (p[i] != static_cast<uint8_t>(seed + i * 131)) return false;
+    return true;
+  }
+  py::object owns(uintptr_t handle) const {
+    switch (allocator_->owns(reinterpret_cast<void*>(handle))) {
+      case Ownership::yes: return py::bool_(true);
+      case Ownership::no: return py::bool_(false);
+      case Ownership::unknown: break;
+    }
+    return py::none();
+  }
+  // Runs a program of (op, slot, size) triples without returning to Python between steps,
+  // and returns the allocator's report before and after it. op: 0 malloc, 1 free, 2 realloc.
+  // Blocks still live at the end are freed after the second report.
+  std::pair<std::string, std::string> probe(const std::vector<std::tuple<int, size_t, size_t>>& program) {
+    size_t slots = 0;
+    for (const auto& [op, slot, size] : program) {
+      if (op < 0 || op > 2) throw py::value_error("probe: op must be 0, 1 or 2");
+      slots = std::max(slots, slot + 1);
+    }
+    std::vector<std::pair<void*, size_t>> table(slots, {nullptr, 0});
+    std::string before = allocator_->debug_malloc_stats();
+    std::string error;
+    for (const auto& [op, slot, size] : program) {
+      auto& [p, n] = table[slot];
+      if (op == 0 && p == nullptr) {
+        p = allocator_->allocate(size);
+        n = size;
+      } else if (op == 1 && p != nullptr) {
+        allocator_->deallocate(p, n);
+        p = nullptr;
+      } else if (op == 2 && p != nullptr) {
+        p = allocator_->reallocate(p, n, size);
+        n = size;
+      } else {
+        error = "probe: slot " + std::to_string(slot) + " is not in the state the op needs";
+        break;
+      }
+    }
+    std::string after = allocator_->debug_malloc_stats();
+    for (auto& [p, n] : table)
+      if (p != nullptr) allocator_->deallocate(p, n);
+    if (!error.empty()) throw py::value_error(error);
+    return {before, after};
+  }
+
+  Allocator& allocator() { return *allocator_; }
+  size_t live() const { return live_.size(); }
+
+ private:
+  uintptr_t remember(void* p, size_t n, const char* what) {
+    if (p == nullptr) throw std::bad_alloc();
+    const auto address = reinterpret_cast<uintptr_t>(p);
+    if (!live_.emplace(address, n).second) {
+      allocator_->deallocate(p, n);
+      throw std::logic_error(std::string(what) + " returned a block that is already live");
+    }
+    return address;
+  }
+  void check_range(uintptr_t handle, size_t offset, size_t length) const {
+    const size_t n = size_of(handle);
+    if (offset > n || length > n - offset)
+      throw py::value_error("range [" + std::to_string(offset) + ", " +
+                            std::to_string(offset + length) + ") is outside the block of " +
+                            std::to_string(n) + " bytes");
+  }
+
+  std::unique_ptr<Allocator> allocator_;
+  std::unordered_map<uintptr_t, size_t> live_;
+};
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "allocbench's C++ core: pymalloc variants, system malloc, the interpreter's allocator";
+  py::register_exception<ConfigError>(m, "ConfigError", PyExc_ValueError);
+
+  m.def(
+      "parse_spec",
+      [](const std::string& text) {
+        const AllocatorSpec spec = parse_spec(text);
+        py::dict d = config_to_dict(spec);
+        d["spec"] = spec.canonical();
+        return d;
+      },
+      py::arg("spec"), "Validates an allocator spec; returns its full configuration.");
+  m.def("options", [] {
+    py::list out;
+    for (const OptionInfo& o : option_table())
+      out.append(py::dict(py::arg("name") = o.name, py::arg("unit") = o.unit,
+                          py::arg("default") = o.default_value, py::arg("allowed") = o.allowed,
+                          py::arg("help") = o.help));
+    return out;
+  });
+  m.def("presets", [] {
+    py::list out;
+    for (const PresetInfo& p : presets()) {
+      AllocatorSpec spec;
+      spec.pymalloc = p.config;
+      spec.preset = p.name;
+      out.append(py::dict(py::arg("name") = p.name, py::arg("description") = p.description,
+                          py::arg("spec") = spec.canonical()));
+    }
+    return out;
+  });
+
+  py::class_<Handles>(m, "Allocator", "An allocator built from a spec, driven by handles.")
+      .def(py::init<const std::string&>(), py::arg("spec"))
+      .def("malloc", &Handles::malloc, py::arg("size"))
+      .def("calloc", &Handles::calloc, py::arg("count"), py::arg("size"))
+      .def("realloc", &Handles::realloc, py::arg("handle"), py::arg("size"))
+      .def("free", &Handles::free, py::arg("handle"))
+      .def("size_of", &Handles::size_of, py::arg("handle"))
+      .def("write", &Handles::write, py::arg("handle"), py::arg("data"), py::arg("offset") = 0)
+      .def("read", &Handles::read, py::arg("handle"), py::arg("length"), py::arg("offset") = 0)
+      .def("fill", &Handles::fill, py::arg("handle"), py::arg("seed"))
+      .def("check", &Handles::check, py::arg("handle"), py::arg("seed"))
+      .def("owns", &Handles::owns, py::arg("handle"))
+      .def("probe", &Handles::probe, py::arg("program"))
+      .def("stats", [](Handles& h) { return figures_to_dict(h.allocator().figures()); })
+      .def("size_classes",
+           [](Handles& h) {
+             py::list out;
+             if (h.allocator().spec().kind != AllocatorKind::pymalloc) return out;
+             const PymallocStats s =
+                 static_cast<AllocatorModel<Pymalloc>&>(h.allocator()).impl().stats();
+             for (const SizeClassStats& c : s.classes)
+               out.append(py::dict(py::arg("size_class") = c.size_class,
+                                   py::arg("block_size") = c.block_size,
+                                   py::arg("blocks_per_pool") = c.blocks_per_pool,
+                                   py::arg("pools") = c.pools,
+                                   py::arg("blocks_in_use") = c.blocks_in_use,
+                                   py::arg("blocks_available") = c.blocks_available));
+             return out;
+           })
+      .def("debugmallocstats", [](Handles& h) { return h.allocator().debug_malloc_stats(); })
+      .def("is_valid", [](Handles& h) { return h.allocator().is_valid(); },
+           "Empty string when every invariant holds, else the first that does not.")
+      .def_property_readonly("spec", [](Handles& h) { return h.allocator().spec().canonical(); })
+      .def_property_readonly("kind", [](Handles& h) { return kind_name(h.allocator().spec().kind); })
+      .def_property_readonly("config", [](Handles& h) { return config_to_dict(h.allocator().spec()); })
+      .def_property_readonly("live", &Handles::live);
+}

@@ -1,0 +1,101 @@
+// peers.h — the allocators pymalloc is measured against, other than the interpreter's own:
+//
+//   SystemMalloc    the process's malloc/free/realloc/calloc: glibc, or whatever an
+//                   LD_PRELOADed allocator (mimalloc, jemalloc, tcmalloc) puts there. Its
+//                   footprint comes from glibc's mallinfo2() only when glibc's malloc is the
+//                   one in use; otherwise it is reported as unknown, never as glibc's zeros.
+//   FloorAllocator  the least work a valid allocator can do, so that benchmarks can subtract
+//                   the harness's cost: one bump pointer through a reserved region, and per
+//                   16-byte size class a LIFO list of freed blocks, found from the size the
+//                   caller passes to free. No headers, no pools, nothing given back.
+//
+// Invariants (is_valid): every request's bytes are accounted (live <= peak); for the floor,
+// every block on a free list lies inside the bump-allocated part of the region, on a 16-byte
+// boundary, and the lists hold no cycle.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "stats.h"
+
+namespace allocbench {
+
+class SystemMalloc {
+ public:
+  SystemMalloc();
+  void* allocate(size_t n);
+  void* callocate(size_t count, size_t size);
+  void* reallocate(void* p, size_t old_n, size_t n);
+  void deallocate(void* p, size_t n);
+
+  Figures figures() const;
+  std::string debug_malloc_stats() const;
+  std::string is_valid() const;
+  // True when glibc's malloc serves this process (so mallinfo2 describes it).
+  bool glibc_answers() const { return glibc_answers_; }
+
+ private:
+  RequestCounters requested_;
+  bool glibc_answers_;
+  std::string malloc_library_;
+};
+
+class FloorAllocator {
+ public:
+  static constexpr size_t kGranule = 16;
+  static constexpr size_t kLargest = 64 * 1024;  // larger requests go to system malloc
+
+  FloorAllocator();
+  ~FloorAllocator();
+  FloorAllocator(const FloorAllocator&) = delete;
+  FloorAllocator& operator=(const FloorAllocator&) = delete;
+
+  void* allocate(size_t n) {
+    if (n - 1 >= kLargest) return large_allocate(n);
+    const size_t cls = (n - 1) / kGranule;
+    char* block = free_[cls];
+    if (block != nullptr) {
+      free_[cls] = *reinterpret_cast<char**>(block);
+    } else {
+      block = bump_;
+      bump_ += (cls + 1) * kGranule;
+      if (bump_ > end_) return refuse(block);
+    }
+    requested_.add(n);
+    return block;
+  }
+  void deallocate(void* p, size_t n) {
+    if (p == nullptr) return;
+    if (!owns(p)) return large_free(p, n);
+    const size_t cls = (n - 1) / kGranule;
+    *reinterpret_cast<char**>(p) = free_[cls];
+    free_[cls] = static_cast<char*>(p);
+    requested_.remove(n);
+  }
+  void* reallocate(void* p, size_t old_n, size_t n);
+  void* callocate(size_t count, size_t size);
+  bool owns(const void* p) const {
+    return static_cast<const char*>(p) >= base_ && static_cast<const char*>(p) < bump_;
+  }
+
+  Figures figures() const;
+  std::string debug_malloc_stats() const;
+  std::string is_valid() const;
+
+ private:
+  void* large_allocate(size_t n);
+  void large_free(void* p, size_t n);
+  void* refuse(char* block);
+
+  char* base_;
+  char* bump_;
+  char* end_;
+  std::vector<char*> free_;
+  RequestCounters requested_;
+  RequestCounters large_;
+};
+
+}  // namespace allocbench

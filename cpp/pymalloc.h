@@ -1,0 +1,180 @@
+// pymalloc.h — a faithful, configurable reimplementation of CPython's small-object allocator.
+//
+// Layers, bottom up (each in its own file):
+//   OS        mmap / munmap / madvise, counted                        arena.h (OsMemory)
+//   arena     arena_size bytes from the OS, cut into pools            arena.h (ArenaObject)
+//   pool      pool_size bytes serving one size class, header first    pool.h
+//   block     the unit handed out; size classes in size_classes.h
+//   this file the decisions: which pool, which arena, when to give memory back.
+//
+// The decisions follow CPython 3.11's Objects/obmalloc.c step for step
+// (pymalloc-facts.md, "Allocation, in order", "Free, in order", "realloc"):
+//
+// allocate(n): n == 0 or n > threshold -> system malloc (pass-through). Else take the head
+//   of the class's used-pool list and pop its free list; when the list runs dry carve the
+//   next block, and when none is left the pool is full and leaves the list. With no used
+//   pool: take a pool from the head of the usable-arena list (its most recently emptied pool,
+//   else its next never-carved pool; a new arena when no arena is usable); the arena leaves
+//   the usable list when its last free pool is taken.
+// free(p): p not inside an arena (exact radix-tree lookup) -> system free. Else push the
+//   block on its pool's free list. A pool that was full rejoins the front of its class's
+//   list; a pool that became empty goes on its arena's free-pool stack (and is purged with
+//   madvise when pool_purge asks), and then the arena is released, made usable, or moved,
+//   as the release and order policies say.
+// realloc(p, n): not owned -> system realloc. Owned and n fits the block and n > 3/4 of the
+//   block -> stays in place. Else allocate, copy, free.
+//
+// Lists and what they hold (the "if and only if" invariants, checked by is_valid()):
+//   used_[c]       pools of class c with 0 < count < blocks_per_pool, nothing else;
+//                  doubly linked, NULL at both ends
+//   usable_        arenas with nfreepools > 0, nothing else; with most-used-first sorted by
+//                  nfreepools ascending, and last_with_[k] is the last arena of the list with
+//                  nfreepools == k (or NULL when none has k), which makes re-sorting O(1);
+//                  with address sorted by address; with lifo in the order they became usable
+//   unused_        arena objects whose address is 0, nothing else
+//   arena.free_pools  the arena's carved pools with count == 0, nothing else
+// Release policy after freeing everything: immediate keeps no arena, keep-one at most one
+// (an empty arena is kept only while it is the last of the usable list), keep:N at most N,
+// never keeps them all.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "arena.h"
+#include "config.h"
+#include "pool.h"
+#include "size_classes.h"
+#include "stats.h"
+
+#define ALLOCBENCH_LIKELY(x) __builtin_expect(!!(x), 1)
+#define ALLOCBENCH_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+namespace allocbench {
+
+class Pymalloc {
+ public:
+  explicit Pymalloc(const PymallocConfig& config);
+  ~Pymalloc();
+  Pymalloc(const Pymalloc&) = delete;
+  Pymalloc& operator=(const Pymalloc&) = delete;
+
+  const PymallocConfig& config() const { return config_; }
+  const SizeClasses& size_classes() const { return classes_; }
+
+  inline void* allocate(size_t n);
+  inline void deallocate(void* p, size_t n);
+  void* reallocate(void* p, size_t old_n, size_t n);
+  void* callocate(size_t count, size_t size);
+  // True if and only if p lies inside one of this allocator's arenas.
+  bool owns(const void* p) const { return map_.contains(p); }
+
+  PymallocStats stats() const;
+  // Empty when every invariant in the comment above holds, else the first that does not.
+  std::string is_valid() const;
+
+ private:
+  PoolHeader* pool_of(const void* p) const {
+    return reinterpret_cast<PoolHeader*>(reinterpret_cast<uintptr_t>(p) & pool_mask_);
+  }
+  void note_block_bytes(uint64_t bytes) {
+    live_block_bytes_ += bytes;
+    if (live_block_bytes_ > peak_block_bytes_) peak_block_bytes_ = live_block_bytes_;
+  }
+
+  void* passthrough_allocate(size_t n);
+  void passthrough_free(void* p, size_t n);
+  void full_pool(PoolHeader* pool);
+  void* allocate_from_new_pool(uint32_t cls);
+  void pool_became_empty(PoolHeader* pool);
+  ArenaObject* new_arena();
+  void release_arena(ArenaObject* arena);
+  bool should_release(const ArenaObject* arena) const;
+  void unlink_usable(ArenaObject* arena);
+  void insert_usable_after(ArenaObject* arena, ArenaObject* after);
+  size_t pool_number(const ArenaObject& arena, const PoolHeader* pool) const;
+  // Which of the arena's pools are on its free stack, by pool_number.
+  std::vector<bool> empty_pool_map(const ArenaObject& arena) const;
+  std::string check_arenas() const;
+  std::string check_pools() const;
+
+  const PymallocConfig config_;
+  const SizeClasses classes_;
+  const uintptr_t pool_mask_;
+  const uint32_t max_pools_per_arena_;
+
+  std::vector<PoolHeader*> used_;  // per class
+  std::vector<std::unique_ptr<ArenaObject[]>> arena_chunks_;
+  std::vector<ArenaObject*> arenas_;  // index -> object; objects never move
+  ArenaObject* unused_ = nullptr;
+  ArenaObject* usable_ = nullptr;
+  std::vector<ArenaObject*> last_with_;  // most-used-first only, by nfreepools
+
+  OsMemory os_;
+  ArenaMap map_;
+
+  RequestCounters requested_;
+  RequestCounters passthrough_;
+  uint64_t passthrough_calls_ = 0;
+  uint64_t live_block_bytes_ = 0;
+  uint64_t peak_block_bytes_ = 0;
+  uint64_t arenas_current_ = 0;
+  uint64_t arenas_peak_ = 0;
+  uint64_t arenas_allocated_total_ = 0;
+  uint64_t empty_arenas_retained_ = 0;
+};
+
+inline void* Pymalloc::allocate(size_t n) {
+  if (ALLOCBENCH_UNLIKELY(n - 1 >= classes_.threshold())) return passthrough_allocate(n);
+  const uint32_t cls = classes_.index(n);
+  PoolHeader* pool = used_[cls];
+  char* block;
+  if (ALLOCBENCH_LIKELY(pool != nullptr)) {
+    ++pool->count;
+    block = pool->freeblock;
+    pool->freeblock = *reinterpret_cast<char**>(block);
+    if (ALLOCBENCH_UNLIKELY(pool->freeblock == nullptr) &&
+        !pool->carve_next(classes_.block_size(cls)))
+      full_pool(pool);
+  } else {
+    block = static_cast<char*>(allocate_from_new_pool(cls));
+    if (block == nullptr) return nullptr;
+  }
+  requested_.add(n);
+  note_block_bytes(classes_.block_size(cls));
+  return block;
+}
+
+inline void Pymalloc::deallocate(void* p, size_t n) {
+  if (p == nullptr) return;
+  if (ALLOCBENCH_UNLIKELY(!map_.contains(p))) {
+    passthrough_free(p, n);
+    return;
+  }
+  PoolHeader* pool = pool_of(p);
+  requested_.remove(n);
+  live_block_bytes_ -= classes_.block_size(pool->size_class);
+  char* last_free = pool->freeblock;
+  *reinterpret_cast<char**>(p) = last_free;
+  pool->freeblock = static_cast<char*>(p);
+  --pool->count;
+  if (ALLOCBENCH_UNLIKELY(last_free == nullptr)) {
+    // The pool was full, so it was on no list: it goes to the front of its class's list,
+    // which makes the next allocation of this class reuse the block just freed.
+    PoolHeader*& head = used_[pool->size_class];
+    pool->next = head;
+    pool->prev = nullptr;
+    if (head != nullptr) head->prev = pool;
+    head = pool;
+    return;
+  }
+  if (ALLOCBENCH_LIKELY(pool->count != 0)) return;
+  pool_became_empty(pool);
+}
+
+}  // namespace allocbench
