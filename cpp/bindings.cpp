@@ -158,6 +158,12 @@ class Handles {
   std::unordered_map<uintptr_t, size_t> live_;
 };
 
+// Traces: the format's reader and writer, and the recorder (trace_format.h, recorder.h).
+void bind_traces(py::module_& m) { (void)m; }
+
+// Replay and the synthetic generators (replay.h, generators.h).
+void bind_replay(py::module_& m) { (void)m; }
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -229,4 +235,7 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("kind", [](Handles& h) { return kind_name(h.allocator().spec().kind); })
       .def_property_readonly("config", [](Handles& h) { return config_to_dict(h.allocator().spec()); })
       .def_property_readonly("live", &Handles::live);
+
+  bind_traces(m);
+  bind_replay(m);
 }

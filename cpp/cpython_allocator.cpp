@@ -71,6 +71,9 @@ Figures CpythonAllocator::figures() const {
   std::istringstream lines(debug_malloc_stats());
   std::string line;
   while (std::getline(lines, line)) {
+    const size_t star = line.find(" arenas * ");
+    if (star != std::string::npos && line.find(" bytes/arena") != std::string::npos)
+      f.add("arena_size", std::stoull(line.substr(star + 10)));
     for (const auto& [message, name] : wanted) {
       if (line.rfind(message, 0) != 0) continue;
       uint64_t value = 0;
@@ -80,6 +83,18 @@ Figures CpythonAllocator::figures() const {
     }
   }
   return f;
+}
+
+std::optional<uint64_t> CpythonAllocator::footprint_bytes() const {
+  const Figures f = figures();
+  uint64_t arenas = 0, arena_size = 0;
+  bool found = false;
+  for (const auto& [name, value] : f.counters) {
+    if (name == "arenas_current") arenas = value, found = true;
+    if (name == "arena_size") arena_size = value;
+  }
+  if (!found) return std::nullopt;
+  return arenas * arena_size;
 }
 
 std::string CpythonAllocator::is_valid() const {

@@ -14,6 +14,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <string>
 
 #include "stats.h"
@@ -27,6 +29,9 @@ class CpythonAllocator {
   void* reallocate(void* p, size_t old_n, size_t n);
   void deallocate(void* p, size_t n);
 
+  // The interpreter's arenas (parsed from its report: slow, walks every arena); none when
+  // pymalloc is not in use.
+  std::optional<uint64_t> footprint_bytes() const;
   Figures figures() const;
   // The interpreter's own report (empty when pymalloc is not in use).
   std::string debug_malloc_stats() const;

@@ -57,6 +57,12 @@ void SystemMalloc::deallocate(void* p, size_t n) {
   std::free(p);
 }
 
+std::optional<uint64_t> SystemMalloc::footprint_bytes() const {
+  if (!glibc_answers_) return std::nullopt;
+  const struct mallinfo2 mi = mallinfo2();
+  return mi.arena + mi.hblkhd;
+}
+
 Figures SystemMalloc::figures() const {
   Figures f;
   f.note("malloc_library", malloc_library_);
@@ -150,7 +156,7 @@ Figures FloorAllocator::figures() const {
   f.add("live_requested_bytes", requested_.live_bytes);
   f.add("peak_requested_bytes", requested_.peak_bytes);
   f.add("live_count", requested_.live_count);
-  f.add("footprint_bytes", static_cast<uint64_t>(bump_ - base_) + large_.live_bytes);
+  f.add("footprint_bytes", *footprint_bytes());
   f.add("bumped_bytes", static_cast<uint64_t>(bump_ - base_));
   f.add("passthrough_live_bytes", large_.live_bytes);
   return f;

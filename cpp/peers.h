@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,8 @@ class SystemMalloc {
   void* reallocate(void* p, size_t old_n, size_t n);
   void deallocate(void* p, size_t n);
 
+  // Heap plus mmapped bytes from mallinfo2; none when glibc's malloc is not in use.
+  std::optional<uint64_t> footprint_bytes() const;
   Figures figures() const;
   std::string debug_malloc_stats() const;
   std::string is_valid() const;
@@ -81,6 +84,9 @@ class FloorAllocator {
     return static_cast<const char*>(p) >= base_ && static_cast<const char*>(p) < bump_;
   }
 
+  std::optional<uint64_t> footprint_bytes() const {
+    return static_cast<uint64_t>(bump_ - base_) + large_.live_bytes;
+  }
   Figures figures() const;
   std::string debug_malloc_stats() const;
   std::string is_valid() const;

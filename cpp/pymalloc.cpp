@@ -335,8 +335,9 @@ PymallocStats Pymalloc::stats() const {
   s.peak_bytes_mapped = os.peak_bytes_mapped;
   s.bytes_purged_total = os.bytes_purged_total;
   s.bytes_purged_current = os.bytes_purged_current;
-  s.footprint_bytes = os.bytes_mapped - os.bytes_purged_current;
-  s.peak_footprint_bytes = os.peak_footprint;
+  s.arena_footprint_bytes = os.bytes_mapped - os.bytes_purged_current;
+  s.peak_arena_footprint_bytes = os.peak_footprint;
+  s.footprint_bytes = *footprint_bytes();
   s.arena_map_bytes = map_.node_bytes();
 
   s.classes.resize(classes_.count());

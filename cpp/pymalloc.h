@@ -43,6 +43,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -74,6 +75,11 @@ class Pymalloc {
   // True if and only if p lies inside one of this allocator's arenas.
   bool owns(const void* p) const { return map_.contains(p); }
 
+  // Bytes held from the layers below: arenas (less purged pools) plus pass-through blocks.
+  std::optional<uint64_t> footprint_bytes() const {
+    const OsCounters& os = os_.counters();
+    return os.bytes_mapped - os.bytes_purged_current + passthrough_.live_bytes;
+  }
   PymallocStats stats() const;
   // Empty when every invariant in the comment above holds, else the first that does not.
   std::string is_valid() const;

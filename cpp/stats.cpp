@@ -44,8 +44,9 @@ Figures PymallocStats::figures() const {
   f.add("peak_bytes_mapped", peak_bytes_mapped);
   f.add("bytes_purged_total", bytes_purged_total);
   f.add("bytes_purged_current", bytes_purged_current);
+  f.add("arena_footprint_bytes", arena_footprint_bytes);
+  f.add("peak_arena_footprint_bytes", peak_arena_footprint_bytes);
   f.add("footprint_bytes", footprint_bytes);
-  f.add("peak_footprint_bytes", peak_footprint_bytes);
   f.add("mmap_calls", mmap_calls);
   f.add("munmap_calls", munmap_calls);
   f.add("madvise_calls", madvise_calls);

@@ -86,8 +86,9 @@ struct PymallocStats {
   uint64_t peak_bytes_mapped = 0;
   uint64_t bytes_purged_total = 0;
   uint64_t bytes_purged_current = 0;
-  uint64_t footprint_bytes = 0;  // mapped less purged: what pymalloc holds from the OS
-  uint64_t peak_footprint_bytes = 0;
+  uint64_t arena_footprint_bytes = 0;  // mapped less purged: what the arenas hold from the OS
+  uint64_t peak_arena_footprint_bytes = 0;
+  uint64_t footprint_bytes = 0;  // arena footprint + pass-through live bytes
   uint64_t arena_map_bytes = 0;
 
   // Derived by walking the arenas.
