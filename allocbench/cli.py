@@ -14,7 +14,7 @@ import sys
 from allocbench._core import ConfigError
 from allocbench.errors import UsageError
 
-COMMANDS = ["demo", "list", "spec"]
+COMMANDS = ["list", "spec"]
 
 
 class _Parser(argparse.ArgumentParser):
