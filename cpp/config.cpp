@@ -214,6 +214,21 @@ std::string_view trim(std::string_view s) {
 
 }  // namespace
 
+std::string ConfigError::one_line(const std::string& text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : text) {
+    if (c >= 0x20 && c != 0x7f) {
+      out += static_cast<char>(c);
+    } else {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
 std::string format_bytes(uint64_t bytes) {
   if (bytes != 0 && bytes % MiB == 0) return std::to_string(bytes / MiB) + "M";
   if (bytes != 0 && bytes % KiB == 0) return std::to_string(bytes / KiB) + "K";

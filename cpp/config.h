@@ -30,7 +30,12 @@ namespace allocbench {
 // and what is allowed.
 class ConfigError : public std::invalid_argument {
  public:
-  using std::invalid_argument::invalid_argument;
+  explicit ConfigError(const std::string& message) : std::invalid_argument(one_line(message)) {}
+
+ private:
+  // User text can hold anything: control characters are shown escaped, so the message
+  // stays one printable line.
+  static std::string one_line(const std::string& text);
 };
 
 enum class ArenaRelease { never, immediate, keep_one, keep_n };
