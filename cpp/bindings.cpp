@@ -14,6 +14,7 @@
 #include <unordered_map>
 
 #include "allocator.h"
+#include "trace_format.h"
 
 namespace py = pybind11;
 using namespace allocbench;
@@ -159,7 +160,83 @@ class Handles {
 };
 
 // Traces: the format's reader and writer, and the recorder (trace_format.h, recorder.h).
-void bind_traces(py::module_& m) { (void)m; }
+py::dict trace_summary_to_dict(const TraceSummary& s) {
+  return py::dict(py::arg("op_count") = s.op_count, py::arg("chunk_count") = s.chunk_count,
+                  py::arg("skipped_ops") = s.skipped_ops, py::arg("id_space") = s.id_space,
+                  py::arg("checksum") = s.checksum);
+}
+
+// A reader with the buffer its chunks are read into, reused from chunk to chunk.
+struct ChunkReader {
+  explicit ChunkReader(const std::string& path) : reader(path) {}
+  TraceReader reader;
+  std::vector<TraceRecord> chunk;
+};
+
+void bind_traces(py::module_& m) {
+  py::register_exception<TraceError>(m, "TraceError", PyExc_ValueError);
+  m.attr("TRACE_VERSION") = kTraceVersion;
+  m.attr("TRACE_CHUNK_RECORDS") = kChunkRecords;
+  m.def("trace_op_names", [] {
+    py::dict names;
+    for (int op = 0; op < 256; ++op)
+      if (const char* name = trace_op_name(static_cast<uint8_t>(op))) names[py::int_(op)] = name;
+    return names;
+  }, "Op code -> name, for every op the format knows.");
+  m.def(
+      "crc32",
+      [](py::bytes data, uint32_t crc) {
+        const std::string_view bytes = data;
+        return allocbench::crc32(bytes.data(), bytes.size(), crc);
+      },
+      py::arg("data"), py::arg("crc") = 0, "The trace format's CRC-32 (equal to zlib.crc32).");
+
+  py::class_<TraceWriter>(m, "TraceWriter", "Writes a trace file (see docs/trace-format.md).")
+      .def(py::init<const std::string&, const std::string&, size_t>(), py::arg("path"),
+           py::arg("metadata_json"), py::arg("metadata_capacity") = 0)
+      .def(
+          "append_records",
+          [](TraceWriter& writer, py::buffer data) {
+            const py::buffer_info info = data.request();
+            const auto bytes = static_cast<size_t>(info.size * info.itemsize);
+            if (info.ndim > 1 || (info.ndim == 1 && info.strides[0] != info.itemsize))
+              throw py::value_error("append_records: records must be one contiguous buffer");
+            if (bytes % sizeof(TraceRecord) != 0)
+              throw py::value_error("append_records: " + std::to_string(bytes) +
+                                    " bytes is not a whole number of 16-byte records");
+            const auto* base = static_cast<const char*>(info.ptr);
+            TraceRecord record;
+            for (size_t offset = 0; offset < bytes; offset += sizeof record) {
+              std::memcpy(&record, base + offset, sizeof record);
+              writer.append(record);
+            }
+          },
+          py::arg("records"), "Appends records given as a buffer of 16-byte records.")
+      .def("rewrite_metadata", &TraceWriter::rewrite_metadata, py::arg("metadata_json"))
+      .def("close", &TraceWriter::close)
+      .def_property_readonly("summary", [](const TraceWriter& w) { return trace_summary_to_dict(w.summary()); });
+
+  py::class_<ChunkReader>(m, "TraceReader", "Reads a trace file chunk by chunk, verifying each.")
+      .def(py::init<const std::string&>(), py::arg("path"))
+      .def_property_readonly("path", [](const ChunkReader& r) { return r.reader.path(); })
+      .def_property_readonly("metadata_json", [](const ChunkReader& r) { return r.reader.metadata_json(); })
+      .def_property_readonly("summary", [](const ChunkReader& r) { return trace_summary_to_dict(r.reader.summary()); })
+      .def(
+          "next_chunk",
+          [](ChunkReader& r) -> py::object {
+            bool more;
+            {
+              py::gil_scoped_release release;
+              more = r.reader.next_chunk(r.chunk);
+            }
+            if (!more) return py::none();
+            return py::bytes(reinterpret_cast<const char*>(r.chunk.data()),
+                             r.chunk.size() * sizeof(TraceRecord));
+          },
+          "The next verified chunk as bytes of 16-byte records; None after the last.")
+      .def_property_readonly("chunk_first_op", [](const ChunkReader& r) { return r.reader.chunk_first_op(); })
+      .def("rewind", [](ChunkReader& r) { r.reader.rewind(); });
+}
 
 // Replay and the synthetic generators (replay.h, generators.h).
 void bind_replay(py::module_& m) { (void)m; }

@@ -1,0 +1,578 @@
+// trace_format.cpp — the trace file's writer, reader, CRC-32 and metadata check.
+// See trace_format.h and docs/trace-format.md.
+//
+// Owns every byte layout decision of the format. Invariants:
+//   * the writer never writes a record a reader would refuse, and a file it did not close()
+//     has no trailer, so every reader refuses it;
+//   * the reader never reads outside the bounds the header and trailer establish and never
+//     trusts a count before checking it against the file's size: whatever bytes it is given,
+//     it returns verified records or throws TraceError (one line, naming the file).
+#include "trace_format.h"
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cctype>
+#include <cerrno>
+#include <cstddef>
+#include <cstring>
+#include <limits>
+
+namespace allocbench {
+
+static_assert(std::endian::native == std::endian::little,
+              "records are written as they lie in memory: the format is little endian");
+
+namespace {
+
+constexpr char kChunkMagic[4] = {'C', 'H', 'N', 'K'};
+constexpr char kTrailerMagic[4] = {'T', 'E', 'N', 'D'};
+constexpr size_t kRecordBytes = sizeof(TraceRecord);
+constexpr int kMaxJsonDepth = 64;
+
+// Slicing-by-8: eight table lookups per 8 bytes. A recording computes the CRC of every
+// record it writes, so the byte-at-a-time loop (about 8x slower) would show in its overhead.
+using CrcTables = std::array<std::array<uint32_t, 256>, 8>;
+
+constexpr CrcTables make_crc_tables() {
+  CrcTables t{};
+  for (uint32_t i = 0; i < 256; ++i) {
+    uint32_t c = i;
+    for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ 0xEDB88320u : c >> 1;
+    t[0][i] = c;
+  }
+  for (uint32_t i = 0; i < 256; ++i)
+    for (size_t s = 1; s < 8; ++s) t[s][i] = (t[s - 1][i] >> 8) ^ t[0][t[s - 1][i] & 0xFF];
+  return t;
+}
+constexpr CrcTables kCrcTables = make_crc_tables();
+
+struct FileHeader {
+  char magic[8];
+  uint32_t version;
+  uint32_t metadata_bytes;
+  uint32_t metadata_crc;
+  uint8_t reserved[12];
+};
+static_assert(sizeof(FileHeader) == kFileHeaderBytes);
+
+struct ChunkHeader {
+  char magic[4];
+  uint32_t count;
+  uint32_t crc;
+  uint32_t reserved;
+};
+static_assert(sizeof(ChunkHeader) == kChunkHeaderBytes);
+
+struct Trailer {
+  char magic[4];
+  uint32_t reserved0;
+  uint64_t op_count;
+  uint64_t chunk_count;
+  uint64_t skipped_ops;
+  uint32_t id_space;
+  uint32_t checksum;
+  uint32_t reserved1;
+  uint32_t trailer_crc;  // over the 44 bytes before it
+};
+static_assert(sizeof(Trailer) == kTrailerBytes);
+constexpr size_t kTrailerCrcSpan = offsetof(Trailer, trailer_crc);
+
+uint32_t append_crc(uint32_t running, uint32_t chunk_crc) {
+  return crc32(&chunk_crc, sizeof chunk_crc, running);
+}
+
+bool is_skipped_on_replay(uint8_t op) {
+  return op == static_cast<uint8_t>(TraceOp::foreign_free) ||
+         op == static_cast<uint8_t>(TraceOp::foreign_realloc);
+}
+
+// What is wrong with a record in a trace of `id_space` ids; empty when nothing is.
+// Ids that an op does not use (a foreign free's, a foreign realloc's old one) are not checked.
+std::string record_problem(const TraceRecord& r, uint32_t id_space) {
+  if (trace_op_name(r.op) == nullptr) return "unknown op " + std::to_string(r.op);
+  if (r.domain > static_cast<uint8_t>(TraceDomain::obj))
+    return "unknown domain " + std::to_string(r.domain);
+  const auto op = static_cast<TraceOp>(r.op);
+  const bool uses_id = op != TraceOp::foreign_free && op != TraceOp::foreign_realloc;
+  const bool uses_arg = op == TraceOp::realloc || op == TraceOp::foreign_realloc;
+  const auto out_of_range = [&](const char* what, uint32_t id) {
+    return std::string(trace_op_name(r.op)) + " " + what + " " + std::to_string(id) +
+           " is outside the id space of " + std::to_string(id_space);
+  };
+  if (uses_id && r.id >= id_space) return out_of_range("id", r.id);
+  if (uses_arg && r.arg >= id_space) return out_of_range("new id", r.arg);
+  return {};
+}
+
+// Where the first invalid UTF-8 sequence starts, or npos. Strict: no overlong forms, no
+// surrogates, nothing above U+10FFFF (what Python's decoder refuses too).
+size_t invalid_utf8_at(const std::string& s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const size_t n = s.size();
+  for (size_t i = 0; i < n;) {
+    const unsigned char c = p[i];
+    size_t length;
+    unsigned char low = 0x80, high = 0xBF;  // bounds of the second byte
+    if (c < 0x80) length = 1;
+    else if (c >= 0xC2 && c <= 0xDF) length = 2;
+    else if (c >= 0xE0 && c <= 0xEF) {
+      length = 3;
+      if (c == 0xE0) low = 0xA0;
+      if (c == 0xED) high = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      length = 4;
+      if (c == 0xF0) low = 0x90;
+      if (c == 0xF4) high = 0x8F;
+    } else return i;
+    if (n - i < length) return i;
+    for (size_t k = 1; k < length; ++k) {
+      const unsigned char lo = k == 1 ? low : 0x80, hi = k == 1 ? high : 0xBF;
+      if (p[i + k] < lo || p[i + k] > hi) return i;
+    }
+    i += length;
+  }
+  return std::string::npos;
+}
+
+// A recursive-descent JSON validator: recursion is bounded by kMaxJsonDepth.
+class JsonValidator {
+ public:
+  explicit JsonValidator(const std::string& text) : s_(text) {}
+
+  std::string problem() {
+    skip_space();
+    if (peek() != '{') return at("expected a JSON object");
+    if (!value(0)) return error_;
+    skip_space();
+    if (pos_ != s_.size()) return at("unexpected text after the JSON object");
+    return {};
+  }
+
+ private:
+  char peek() const { return pos_ < s_.size() ? s_[pos_] : '\0'; }
+  bool done() const { return pos_ >= s_.size(); }
+  std::string at(const std::string& what) const {
+    return what + " at byte " + std::to_string(pos_);
+  }
+  bool fail(const std::string& what) {
+    error_ = at(what);
+    return false;
+  }
+  void skip_space() {
+    while (!done() && (peek() == ' ' || peek() == '\t' || peek() == '\n' || peek() == '\r')) ++pos_;
+  }
+  bool literal(const char* word) {
+    const size_t n = std::strlen(word);
+    if (s_.compare(pos_, n, word) != 0) return fail("invalid literal");
+    pos_ += n;
+    return true;
+  }
+  bool digits() {
+    if (done() || !std::isdigit(static_cast<unsigned char>(peek()))) return fail("expected a digit");
+    while (!done() && std::isdigit(static_cast<unsigned char>(peek()))) ++pos_;
+    return true;
+  }
+  bool number() {
+    if (peek() == '-') ++pos_;
+    if (peek() == '0') ++pos_;
+    else if (!digits()) return false;
+    if (peek() == '.') {
+      ++pos_;
+      if (!digits()) return false;
+    }
+    if (peek() == 'e' || peek() == 'E') {
+      ++pos_;
+      if (peek() == '+' || peek() == '-') ++pos_;
+      if (!digits()) return false;
+    }
+    return true;
+  }
+  bool string() {
+    ++pos_;  // the opening quote
+    while (!done()) {
+      const auto c = static_cast<unsigned char>(s_[pos_++]);
+      if (c == '"') return true;
+      if (c < 0x20) return fail("control character in a string");
+      if (c != '\\') continue;
+      const char e = peek();
+      ++pos_;
+      if (e == 'u') {
+        for (int k = 0; k < 4; ++k, ++pos_)
+          if (done() || !std::isxdigit(static_cast<unsigned char>(peek())))
+            return fail("bad \\u escape");
+      } else if (std::strchr("\"\\/bfnrt", e) == nullptr || e == '\0') {
+        return fail("bad escape");
+      }
+    }
+    return fail("unterminated string");
+  }
+  template <class Element>
+  bool sequence(char close, Element element) {
+    ++pos_;  // the opening bracket
+    skip_space();
+    if (peek() == close) {
+      ++pos_;
+      return true;
+    }
+    while (true) {
+      if (!element()) return false;
+      skip_space();
+      if (peek() == close) {
+        ++pos_;
+        return true;
+      }
+      if (peek() != ',') return fail(std::string("expected ',' or '") + close + "'");
+      ++pos_;
+      skip_space();
+    }
+  }
+  bool value(int depth) {
+    skip_space();
+    switch (peek()) {
+      case '{':
+        if (depth >= kMaxJsonDepth) return fail("nesting too deep");
+        return sequence('}', [&] {
+          if (peek() != '"') return fail("expected a string key");
+          if (!string()) return false;
+          skip_space();
+          if (peek() != ':') return fail("expected ':'");
+          ++pos_;
+          return value(depth + 1);
+        });
+      case '[':
+        if (depth >= kMaxJsonDepth) return fail("nesting too deep");
+        return sequence(']', [&] { return value(depth + 1); });
+      case '"': return string();
+      case 't': return literal("true");
+      case 'f': return literal("false");
+      case 'n': return literal("null");
+      default:
+        if (peek() == '-' || std::isdigit(static_cast<unsigned char>(peek()))) return number();
+        return fail(done() ? "unexpected end of text" : "unexpected character");
+    }
+  }
+
+  const std::string& s_;
+  size_t pos_ = 0;
+  std::string error_;
+};
+
+std::string metadata_problem(const std::string& metadata) {
+  const size_t bad = invalid_utf8_at(metadata);
+  if (bad != std::string::npos)
+    return "metadata is not UTF-8 (invalid byte at " + std::to_string(bad) + ")";
+  const std::string problem = json_object_problem(metadata);
+  return problem.empty() ? problem : "metadata is not JSON text: " + problem;
+}
+
+std::string system_error() { return std::strerror(errno); }
+
+}  // namespace
+
+const char* trace_op_name(uint8_t op) {
+  switch (static_cast<TraceOp>(op)) {
+    case TraceOp::alloc: return "alloc";
+    case TraceOp::calloc: return "calloc";
+    case TraceOp::realloc: return "realloc";
+    case TraceOp::free: return "free";
+    case TraceOp::foreign_free: return "foreign_free";
+    case TraceOp::foreign_realloc: return "foreign_realloc";
+  }
+  return nullptr;
+}
+
+uint32_t crc32(const void* data, size_t length, uint32_t crc) {
+  const auto* p = static_cast<const unsigned char*>(data);
+  const auto& t = kCrcTables;
+  crc = ~crc;
+  for (; length >= 8; length -= 8, p += 8) {
+    uint32_t low, high;
+    std::memcpy(&low, p, 4);
+    std::memcpy(&high, p + 4, 4);
+    low ^= crc;
+    crc = t[7][low & 0xFF] ^ t[6][(low >> 8) & 0xFF] ^ t[5][(low >> 16) & 0xFF] ^ t[4][low >> 24] ^
+          t[3][high & 0xFF] ^ t[2][(high >> 8) & 0xFF] ^ t[1][(high >> 16) & 0xFF] ^ t[0][high >> 24];
+  }
+  for (; length > 0; --length, ++p) crc = (crc >> 8) ^ t[0][(crc ^ *p) & 0xFF];
+  return ~crc;
+}
+
+std::string json_object_problem(const std::string& text) { return JsonValidator(text).problem(); }
+
+// ---------------------------------------------------------------------------------------------
+// Writer
+
+TraceWriter::TraceWriter(const std::string& path, const std::string& metadata_json)
+    : TraceWriter(path, metadata_json, metadata_json.size()) {}
+
+TraceWriter::TraceWriter(const std::string& path, const std::string& metadata_json,
+                         size_t metadata_capacity)
+    : path_(path), metadata_capacity_(std::max(metadata_capacity, metadata_json.size())) {
+  if (metadata_capacity_ > std::numeric_limits<uint32_t>::max())
+    fail("metadata of " + std::to_string(metadata_capacity_) + " bytes is too long");
+  const std::string problem = metadata_problem(metadata_json);
+  if (!problem.empty()) fail(problem);
+  file_ = std::fopen(path.c_str(), "wb");
+  if (file_ == nullptr) fail("cannot open for writing: " + system_error());
+  // Unbuffered: chunks are written whole anyway, and a forked child that inherits this
+  // stream must have no buffered bytes of ours that its exit() could flush into the file.
+  std::setvbuf(file_, nullptr, _IONBF, 0);
+  chunk_.reserve(kChunkRecords);
+  try {
+    write_header_and_metadata(metadata_json);
+  } catch (...) {
+    std::fclose(file_);
+    throw;
+  }
+}
+
+TraceWriter::~TraceWriter() {
+  if (file_ != nullptr) std::fclose(file_);
+}
+
+void TraceWriter::fail(const std::string& message) const { throw TraceError(path_ + ": " + message); }
+
+void TraceWriter::write_bytes(const void* data, size_t length) {
+  if (std::fwrite(data, 1, length, file_) != length) fail("write failed: " + system_error());
+}
+
+void TraceWriter::write_header_and_metadata(const std::string& metadata_json) {
+  std::string padded = metadata_json;
+  padded.resize(metadata_capacity_, ' ');
+  FileHeader header{};
+  std::memcpy(header.magic, kTraceMagic, sizeof header.magic);
+  header.version = kTraceVersion;
+  header.metadata_bytes = static_cast<uint32_t>(padded.size());
+  header.metadata_crc = crc32(padded.data(), padded.size());
+  write_bytes(&header, sizeof header);
+  write_bytes(padded.data(), padded.size());
+}
+
+void TraceWriter::rewrite_metadata(const std::string& metadata_json) {
+  if (file_ == nullptr) fail("rewrite_metadata after close");
+  if (metadata_json.size() > metadata_capacity_)
+    fail("new metadata of " + std::to_string(metadata_json.size()) +
+         " bytes does not fit the " + std::to_string(metadata_capacity_) + " reserved");
+  const std::string problem = metadata_problem(metadata_json);
+  if (!problem.empty()) fail(problem);
+  const off_t end = ftello(file_);
+  if (end < 0 || fseeko(file_, 0, SEEK_SET) != 0) fail("seek failed: " + system_error());
+  write_header_and_metadata(metadata_json);
+  if (fseeko(file_, end, SEEK_SET) != 0) fail("seek failed: " + system_error());
+}
+
+void TraceWriter::append(const TraceRecord& record) {
+  if (file_ == nullptr) fail("append after close");
+  const std::string problem = record_problem(record, std::numeric_limits<uint32_t>::max());
+  if (!problem.empty()) fail("op " + std::to_string(summary_.op_count) + ": " + problem);
+  const auto op = static_cast<TraceOp>(record.op);
+  const auto widen = [&](uint32_t id) { summary_.id_space = std::max(summary_.id_space, id + 1); };
+  if (op != TraceOp::foreign_free && op != TraceOp::foreign_realloc) widen(record.id);
+  if (op == TraceOp::realloc || op == TraceOp::foreign_realloc) widen(record.arg);
+  if (is_skipped_on_replay(record.op)) ++summary_.skipped_ops;
+  ++summary_.op_count;
+  chunk_.push_back(record);
+  if (chunk_.size() == kChunkRecords) flush_chunk();
+}
+
+void TraceWriter::flush_chunk() {
+  if (chunk_.empty()) return;
+  ChunkHeader header{};
+  std::memcpy(header.magic, kChunkMagic, sizeof header.magic);
+  header.count = static_cast<uint32_t>(chunk_.size());
+  header.crc = crc32(chunk_.data(), chunk_.size() * kRecordBytes);
+  write_bytes(&header, sizeof header);
+  write_bytes(chunk_.data(), chunk_.size() * kRecordBytes);
+  summary_.checksum = append_crc(summary_.checksum, header.crc);
+  ++summary_.chunk_count;
+  chunk_.clear();
+}
+
+void TraceWriter::close() {
+  if (file_ == nullptr) return;
+  flush_chunk();
+  Trailer trailer{};
+  std::memcpy(trailer.magic, kTrailerMagic, sizeof trailer.magic);
+  trailer.op_count = summary_.op_count;
+  trailer.chunk_count = summary_.chunk_count;
+  trailer.skipped_ops = summary_.skipped_ops;
+  trailer.id_space = summary_.id_space;
+  trailer.checksum = summary_.checksum;
+  trailer.trailer_crc = crc32(&trailer, kTrailerCrcSpan);
+  write_bytes(&trailer, sizeof trailer);
+  std::FILE* file = file_;
+  file_ = nullptr;
+  if (std::fclose(file) != 0) fail("close failed: " + system_error());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reader
+
+TraceReader::TraceReader(const std::string& path) : path_(path) {
+  file_ = std::fopen(path.c_str(), "rb");
+  if (file_ == nullptr) fail("cannot open: " + system_error());
+  if (fseeko(file_, 0, SEEK_END) != 0) fail("cannot seek: " + system_error());
+  const off_t size = ftello(file_);
+  if (size < 0) fail("cannot tell the file's size: " + system_error());
+  file_bytes_ = static_cast<uint64_t>(size);
+  if (fseeko(file_, 0, SEEK_SET) != 0) fail("cannot seek: " + system_error());
+
+  if (file_bytes_ < kFileHeaderBytes)
+    fail("truncated: " + std::to_string(file_bytes_) + " bytes, shorter than the " +
+         std::to_string(kFileHeaderBytes) + "-byte header");
+  FileHeader header;
+  read_exactly(&header, sizeof header, 0);
+  if (std::memcmp(header.magic, kTraceMagic, sizeof header.magic) != 0)
+    fail("not an allocbench trace (wrong magic)");
+  if (header.version != kTraceVersion)
+    fail("trace format version " + std::to_string(header.version) +
+         " is not supported (this allocbench reads version " + std::to_string(kTraceVersion) +
+         " only)");
+  if (header.metadata_bytes > file_bytes_ - kFileHeaderBytes)
+    fail("truncated: the header announces " + std::to_string(header.metadata_bytes) +
+         " bytes of metadata, the file has " + std::to_string(file_bytes_ - kFileHeaderBytes) +
+         " after the header");
+  metadata_.resize(header.metadata_bytes);
+  read_exactly(metadata_.data(), metadata_.size(), 0);
+  if (crc32(metadata_.data(), metadata_.size()) != header.metadata_crc)
+    fail("metadata checksum mismatch");
+  const std::string problem = metadata_problem(metadata_);
+  if (!problem.empty()) fail(problem);
+  records_start_ = static_cast<long>(kFileHeaderBytes + header.metadata_bytes);
+  read_trailer();
+  rewind();
+}
+
+TraceReader::~TraceReader() {
+  if (file_ != nullptr) std::fclose(file_);
+}
+
+void TraceReader::fail(uint64_t op_index, const std::string& message) const {
+  throw TraceError(path_ + ": op " + std::to_string(op_index) + ": " + message);
+}
+
+void TraceReader::fail(const std::string& message) const { throw TraceError(path_ + ": " + message); }
+
+void TraceReader::read_exactly(void* data, size_t length, uint64_t op_index) {
+  if (std::fread(data, 1, length, file_) != length)
+    fail(op_index, std::ferror(file_) ? "read failed: " + system_error() : "unexpected end of file");
+}
+
+void TraceReader::read_trailer() {
+  const uint64_t records_start = static_cast<uint64_t>(records_start_);
+  Trailer trailer{};
+  const bool room = file_bytes_ - records_start >= kTrailerBytes;
+  if (room) {
+    if (fseeko(file_, static_cast<off_t>(file_bytes_ - kTrailerBytes), SEEK_SET) != 0)
+      fail("cannot seek: " + system_error());
+    read_exactly(&trailer, sizeof trailer, 0);
+  }
+  if (!room || std::memcmp(trailer.magic, kTrailerMagic, sizeof trailer.magic) != 0 ||
+      crc32(&trailer, kTrailerCrcSpan) != trailer.trailer_crc)
+    fail_truncated_or_corrupt();
+  // Counts are checked against the file's size before anything trusts them.
+  const uint64_t record_bytes = file_bytes_ - records_start - kTrailerBytes;
+  const uint64_t max_units = record_bytes / kChunkHeaderBytes;
+  if (trailer.op_count > max_units || trailer.chunk_count > max_units ||
+      (trailer.op_count + trailer.chunk_count) * kChunkHeaderBytes != record_bytes)
+    fail("the trailer's counts (" + std::to_string(trailer.op_count) + " ops in " +
+         std::to_string(trailer.chunk_count) + " chunks) do not match the file's size");
+  if (trailer.chunk_count > trailer.op_count ||
+      trailer.op_count > trailer.chunk_count * uint64_t{kChunkRecords} ||
+      trailer.skipped_ops > trailer.op_count)
+    fail("the trailer's counts are inconsistent");
+  // Each id is born by an op, so a trace with more ids than ops is corrupt; refusing it keeps
+  // the flat per-id tables of its consumers proportional to the file.
+  if (trailer.id_space > trailer.op_count)
+    fail("the trailer's id space " + std::to_string(trailer.id_space) + " exceeds its " +
+         std::to_string(trailer.op_count) + " ops");
+  summary_.op_count = trailer.op_count;
+  summary_.chunk_count = trailer.chunk_count;
+  summary_.skipped_ops = trailer.skipped_ops;
+  summary_.id_space = trailer.id_space;
+  summary_.checksum = trailer.checksum;
+}
+
+// No valid trailer at the end: walk the chunk headers to say where the file stops making
+// sense, with the index of the op there.
+void TraceReader::fail_truncated_or_corrupt() {
+  uint64_t position = static_cast<uint64_t>(records_start_);
+  uint64_t op = 0;
+  if (fseeko(file_, records_start_, SEEK_SET) != 0) fail("cannot seek: " + system_error());
+  for (uint64_t chunk = 0;; ++chunk) {
+    const uint64_t left = file_bytes_ - position;
+    if (left == 0)
+      fail(op, "truncated: the file ends after chunk " + std::to_string(chunk) +
+                   " without a trailer (the recording did not finish)");
+    if (left < kChunkHeaderBytes)
+      fail(op, "truncated: the file ends " + std::to_string(left) + " bytes into a chunk header or the trailer");
+    ChunkHeader header;
+    read_exactly(&header, sizeof header, op);
+    if (std::memcmp(header.magic, kTrailerMagic, sizeof kTrailerMagic) == 0) {
+      if (left < kTrailerBytes) fail(op, "truncated: the file ends inside the trailer");
+      if (left > kTrailerBytes)
+        fail(op, std::to_string(left - kTrailerBytes) + " unexpected bytes after the trailer");
+      fail(op, "trailer checksum mismatch");
+    }
+    if (std::memcmp(header.magic, kChunkMagic, sizeof kChunkMagic) != 0)
+      fail(op, "chunk " + std::to_string(chunk) + ": bad chunk magic (corrupt file)");
+    if (header.count == 0 || header.count > kChunkRecords)
+      fail(op, "chunk " + std::to_string(chunk) + ": record count " + std::to_string(header.count) +
+                   " is out of range (corrupt file)");
+    const uint64_t body = uint64_t{header.count} * kRecordBytes;
+    if (left - kChunkHeaderBytes < body)
+      fail(op + (left - kChunkHeaderBytes) / kRecordBytes,
+           "truncated: the file ends inside chunk " + std::to_string(chunk));
+    if (fseeko(file_, static_cast<off_t>(body), SEEK_CUR) != 0) fail("cannot seek: " + system_error());
+    position += kChunkHeaderBytes + body;
+    op += header.count;
+  }
+}
+
+void TraceReader::rewind() {
+  if (fseeko(file_, records_start_, SEEK_SET) != 0) fail("cannot seek: " + system_error());
+  ops_read_ = 0;
+  chunks_read_ = 0;
+  chunk_first_op_ = 0;
+  skipped_read_ = 0;
+  running_checksum_ = 0;
+}
+
+bool TraceReader::next_chunk(std::vector<TraceRecord>& records) {
+  records.clear();
+  if (chunks_read_ == summary_.chunk_count) {
+    if (ops_read_ != summary_.op_count)
+      fail(ops_read_, "the trailer counts " + std::to_string(summary_.op_count) +
+                          " ops, the chunks hold " + std::to_string(ops_read_));
+    if (running_checksum_ != summary_.checksum) fail(ops_read_, "the trailer's checksum does not match the chunks");
+    if (skipped_read_ != summary_.skipped_ops)
+      fail(ops_read_, "the trailer counts " + std::to_string(summary_.skipped_ops) +
+                          " skipped ops, the chunks hold " + std::to_string(skipped_read_));
+    return false;
+  }
+  const std::string chunk_name = "chunk " + std::to_string(chunks_read_);
+  ChunkHeader header;
+  read_exactly(&header, sizeof header, ops_read_);
+  if (std::memcmp(header.magic, kChunkMagic, sizeof kChunkMagic) != 0)
+    fail(ops_read_, chunk_name + ": bad chunk magic (corrupt file)");
+  if (header.count == 0 || header.count > kChunkRecords || header.count > summary_.op_count - ops_read_)
+    fail(ops_read_, chunk_name + ": record count " + std::to_string(header.count) +
+                        " is out of range (corrupt file)");
+  records.resize(header.count);
+  read_exactly(records.data(), records.size() * kRecordBytes, ops_read_);
+  const uint32_t crc = crc32(records.data(), records.size() * kRecordBytes);
+  if (crc != header.crc) fail(ops_read_, chunk_name + ": checksum mismatch (corrupt file)");
+  for (size_t i = 0; i < records.size(); ++i) {
+    const std::string problem = record_problem(records[i], summary_.id_space);
+    if (!problem.empty()) fail(ops_read_ + i, problem);
+    skipped_read_ += is_skipped_on_replay(records[i].op);
+  }
+  chunk_first_op_ = ops_read_;
+  ops_read_ += header.count;
+  ++chunks_read_;
+  running_checksum_ = append_crc(running_checksum_, crc);
+  return true;
+}
+
+}  // namespace allocbench
