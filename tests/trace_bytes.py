@@ -49,6 +49,7 @@ def trace_bytes(
                 id_space = max(id_space, id_ + 1)
             if op in (3, 6):
                 id_space = max(id_space, arg + 1)
+        id_space = min(id_space, 2**32 - 1)  # what a u32 holds; such an id is refused on reading
     if skipped_ops is None:
         skipped_ops = sum(1 for r in records if r[0] in (5, 6))
     body = TRAILER_BODY.pack(b"TEND", 0, len(records), len(chunks), skipped_ops, id_space, checksum, 0)
