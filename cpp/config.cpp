@@ -151,7 +151,8 @@ const std::vector<OptionDef>& option_defs() {
        [](const PymallocConfig& c) { return format_bytes(c.arena_size); }},
       {"arena_release", "policy", kReleaseAllowed,
        "when a wholly empty arena goes back to the OS: never; immediate (CPython 2.5-3.8); "
-       "keep-one (CPython 3.9+: unless it is the last usable arena); keep:N (retain up to N)",
+       "keep-one (CPython 3.9+: unless it is the last usable arena; at most one under the "
+       "other arena orders); keep:N (retain up to N)",
        [](PymallocConfig& c, std::string_view v) {
          c.arena_release = parse_release(v, c.keep_empty_arenas);
        },

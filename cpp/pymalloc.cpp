@@ -110,7 +110,12 @@ bool Pymalloc::should_release(const ArenaObject* arena) const {
   switch (config_.arena_release) {
     case ArenaRelease::never: return false;
     case ArenaRelease::immediate: return true;
-    case ArenaRelease::keep_one: return arena->next != nullptr;  // CPython 3.9+ (bpo-37257)
+    case ArenaRelease::keep_one:
+      // CPython 3.9+ (bpo-37257): keep it only while it is the last usable arena, which the
+      // sorted list makes the only empty one. Under the other orders arenas can be inserted
+      // after a kept one, so that rule alone would keep several: there, keep at most one.
+      return config_.arena_order == ArenaOrder::most_used_first ? arena->next != nullptr
+                                                                : empty_arenas_retained_ >= 1;
     case ArenaRelease::keep_n: return empty_arenas_retained_ >= config_.keep_empty_arenas;
   }
   return true;
@@ -465,7 +470,8 @@ std::string Pymalloc::check_arenas() const {
     case ArenaRelease::keep_one:
       if (empty > 1) return "more than one empty arena kept under arena_release=keep-one";
       for (const ArenaObject* a = usable_; a != nullptr; a = a->next)
-        if (a->nfreepools == a->ntotalpools && a->next != nullptr)
+        if (config_.arena_order == ArenaOrder::most_used_first &&
+            a->nfreepools == a->ntotalpools && a->next != nullptr)
           return at_arena(*a) + "empty arena kept that is not the last usable one";
       break;
     case ArenaRelease::keep_n:

@@ -34,8 +34,9 @@
 //   unused_        arena objects whose address is 0, nothing else
 //   arena.free_pools  the arena's carved pools with count == 0, nothing else
 // Release policy after freeing everything: immediate keeps no arena, keep-one at most one
-// (an empty arena is kept only while it is the last of the usable list), keep:N at most N,
-// never keeps them all.
+// (under most-used-first an empty arena is kept only while it is the last of the usable
+// list, CPython's rule; under the other orders, while no other empty arena is kept),
+// keep:N at most N, never keeps them all.
 #pragma once
 
 #include <cstddef>

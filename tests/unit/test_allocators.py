@@ -70,11 +70,14 @@ def test_pass_through_is_counted() -> None:
     assert a.stats()["passthrough_peak_bytes"] == 10_513
 
 
-def test_system_footprint_comes_from_mallinfo2_under_glibc() -> None:
+def test_system_footprint_comes_from_mallinfo2_only_under_glibc() -> None:
     stats = allocbench.Allocator("system").stats()
-    assert "libc.so" in stats["malloc_library"]
-    assert stats["footprint_source"] == "mallinfo2"
-    assert stats["footprint_bytes"] > 0
+    if "libc.so" in stats["malloc_library"]:
+        assert stats["footprint_source"] == "mallinfo2"
+        assert stats["footprint_bytes"] > 0
+    else:  # an interposed malloc (LD_PRELOAD, or AddressSanitizer's): glibc's zeros would lie
+        assert stats["footprint_source"].startswith("unavailable")
+        assert "footprint_bytes" not in stats
 
 
 def test_cpython_reports_the_interpreters_own_arenas() -> None:
