@@ -14,6 +14,8 @@
 #include <unordered_map>
 
 #include "allocator.h"
+#include "generators.h"
+#include "replay.h"
 #include "trace_format.h"
 
 namespace py = pybind11;
@@ -239,7 +241,104 @@ void bind_traces(py::module_& m) {
 }
 
 // Replay and the synthetic generators (replay.h, generators.h).
-void bind_replay(py::module_& m) { (void)m; }
+void bind_replay(py::module_& m) {
+  const auto result_to_dict = [](const ReplayResult& r) {
+    const auto optional_int = [](const std::optional<uint64_t>& v) -> py::object {
+      return v ? py::object(py::int_(*v)) : py::object(py::none());
+    };
+    py::list op_index, live_bytes, footprint;
+    for (const TimelineSample& s : r.timeline) {
+      op_index.append(s.op_index);
+      live_bytes.append(s.live_requested_bytes);
+      footprint.append(optional_int(s.footprint_bytes));
+    }
+    return py::dict(
+        py::arg("elapsed_seconds") = r.elapsed_seconds,
+        py::arg("ops") = py::dict(py::arg("alloc") = r.ops.alloc, py::arg("calloc") = r.ops.calloc,
+                                  py::arg("realloc") = r.ops.realloc, py::arg("free") = r.ops.free,
+                                  py::arg("foreign_realloc") = r.ops.foreign_realloc,
+                                  py::arg("foreign_free") = r.ops.foreign_free),
+        py::arg("played_ops") = r.ops.played(), py::arg("skipped_ops") = r.ops.foreign_free,
+        py::arg("peak_live_requested_bytes") = r.peak_live_requested_bytes,
+        py::arg("peak_live_objects") = r.peak_live_objects,
+        py::arg("live_requested_bytes_at_end") = r.live_requested_bytes_at_end,
+        py::arg("live_objects_at_end") = r.live_objects_at_end,
+        py::arg("final_footprint_bytes") = optional_int(r.final_footprint_bytes),
+        py::arg("peak_footprint_bytes") = optional_int(r.peak_footprint_bytes),
+        py::arg("peak_footprint_exact") = r.peak_footprint_exact,
+        py::arg("figures") = figures_to_dict(r.figures),
+        py::arg("timeline") = py::dict(py::arg("op_index") = op_index,
+                                       py::arg("live_requested_bytes") = live_bytes,
+                                       py::arg("footprint_bytes") = footprint));
+  };
+  // The interpreter's allocator must be called with the GIL held; the others run without it.
+  const auto play = [](const std::string& path, Allocator& allocator, const ReplayOptions& options) {
+    const auto run = [&] {
+      TraceReader reader(path);
+      return replay(reader, allocator, options);
+    };
+    if (allocator.spec().kind == AllocatorKind::cpython) return run();
+    py::gil_scoped_release release;
+    return run();
+  };
+  m.def(
+      "replay",
+      [=](const std::string& path, const std::string& spec, const std::string& touch, uint64_t timeline_every) {
+        const ReplayOptions options{parse_touch(touch), timeline_every};
+        const std::unique_ptr<Allocator> allocator = make_allocator(spec);
+        return result_to_dict(play(path, *allocator, options));
+      },
+      py::arg("path"), py::arg("spec"), py::arg("touch") = "none", py::arg("timeline_every") = 0,
+      "Replays a trace against a fresh allocator built from spec.");
+  m.def(
+      "replay",
+      [=](const std::string& path, Handles& handles, const std::string& touch, uint64_t timeline_every) {
+        const ReplayOptions options{parse_touch(touch), timeline_every};
+        return result_to_dict(play(path, handles.allocator(), options));
+      },
+      py::arg("path"), py::arg("allocator"), py::arg("touch") = "none", py::arg("timeline_every") = 0,
+      "Replays a trace against an existing allocator; frees every block of the trace before returning.");
+  m.def(
+      "replay_loops",
+      [](uint64_t loops, const std::string& path, const std::string& spec, const std::string& touch) {
+        const AllocatorSpec parsed = parse_spec(spec);
+        const Touch how = parse_touch(touch);
+        const auto run = [&] {
+          TraceReader reader(path);
+          return replay_loops(reader, parsed, loops, how);
+        };
+        if (parsed.kind == AllocatorKind::cpython) return run();
+        py::gil_scoped_release release;
+        return run();
+      },
+      py::arg("loops"), py::arg("path"), py::arg("spec"), py::arg("touch") = "none",
+      "Replays a trace `loops` times, a fresh allocator each time; total op-loop seconds.");
+
+  m.def("generators", [] {
+    py::list out;
+    for (const GeneratorInfo& g : generator_table()) {
+      py::list params;
+      for (const GeneratorParam& p : g.params)
+        params.append(py::dict(py::arg("name") = p.name, py::arg("default") = p.default_value,
+                               py::arg("help") = p.help));
+      out.append(py::dict(py::arg("name") = g.name, py::arg("description") = g.description,
+                          py::arg("params") = params));
+    }
+    return out;
+  });
+  m.def(
+      "generate",
+      [](const std::string& kind, const std::string& path, uint64_t seed, const GeneratorArgs& params) {
+        TraceSummary summary;
+        {
+          py::gil_scoped_release release;
+          summary = generate_trace(kind, params, seed, path);
+        }
+        return trace_summary_to_dict(summary);
+      },
+      py::arg("kind"), py::arg("path"), py::arg("seed") = 0, py::arg("params") = GeneratorArgs{},
+      "Writes a synthetic trace; params is a list of (name, value) text pairs.");
+}
 
 }  // namespace
 

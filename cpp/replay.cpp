@@ -1,0 +1,337 @@
+// replay.cpp — the replay loop, its checks and its timing. See replay.h for what each op
+// does and the invariants.
+#include "replay.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <limits>
+
+namespace allocbench {
+
+Touch parse_touch(std::string_view text) {
+  if (text == "none") return Touch::none;
+  if (text == "first") return Touch::first_byte;
+  if (text == "all") return Touch::whole_block;
+  throw ConfigError("touch=" + std::string(text) + ": one of none, first, all");
+}
+
+const char* touch_name(Touch touch) {
+  switch (touch) {
+    case Touch::none: return "none";
+    case Touch::first_byte: return "first";
+    case Touch::whole_block: break;
+  }
+  return "all";
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// The size a freed slot keeps, so that a second free reads as a double free rather than as a
+// free of an id that was never allocated.
+constexpr uint64_t kFreedSize = std::numeric_limits<uint64_t>::max();
+
+struct Slot {
+  char* block = nullptr;  // null: not live
+  uint64_t size = 0;      // requested bytes while live; kFreedSize once freed
+};
+
+struct LiveCounters {
+  uint64_t bytes = 0;
+  uint64_t objects = 0;
+  uint64_t peak_bytes = 0;
+  uint64_t peak_objects = 0;
+};
+
+// Everything a pass over the trace produces besides the allocator's own figures.
+struct PassOutcome {
+  int64_t elapsed_ns = 0;
+  OpCounts ops;
+  LiveCounters live;
+  std::vector<TimelineSample> timeline;
+  std::optional<uint64_t> largest_sampled_footprint;
+};
+
+enum class Refusal { unknown_op, already_live, not_live, freed_already, absurd_size, allocator_refused };
+
+// Off the hot path: builds the one-line message (worded as `allocbench trace info` words the
+// same faults) and throws.
+[[noreturn]] __attribute__((noinline, cold)) void refuse(const TraceReader& reader,
+                                                        uint64_t op_index,
+                                                        const TraceRecord& record,
+                                                        Refusal refusal, uint64_t value) {
+  const char* name = trace_op_name(record.op);
+  const std::string op = name != nullptr ? name : "op";
+  const std::string number = std::to_string(value);
+  switch (refusal) {
+    case Refusal::unknown_op:
+      reader.fail(op_index, "unknown op " + number);
+    case Refusal::already_live:
+      reader.fail(op_index, op + " gives id " + number + ", which is already live");
+    case Refusal::not_live:
+      reader.fail(op_index, op + " of id " + number + ", which is not live");
+    case Refusal::freed_already:
+      reader.fail(op_index, "double free of id " + number);
+    case Refusal::absurd_size:
+      reader.fail(op_index, op + " of id " + std::to_string(record.id) + ": absurd size " + number +
+                                " bytes (more than " + std::to_string(kAbsurdRequestBytes) + ")");
+    case Refusal::allocator_refused:
+      break;
+  }
+  reader.fail(op_index, op + " of " + number + " bytes: the allocator returned NULL");
+}
+
+template <Touch touch>
+inline void write_new_part(char* block, uint64_t from, uint64_t to) {
+  if constexpr (touch == Touch::first_byte) {
+    if (from < to) *static_cast<volatile char*>(block + from) = 1;
+  } else if constexpr (touch == Touch::whole_block) {
+    if (from < to) std::memset(block + from, 0x5A, to - from);
+  }
+}
+
+// The op loop for one allocator type and touch mode. The hot state lives in locals inside
+// play(): the touch writes go through char*, which may alias any member, so members would
+// be reloaded after every write.
+template <class Impl, Touch touch>
+class Player {
+ public:
+  Player(Impl& allocator, const TraceReader& reader, std::vector<Slot>& slots)
+      : allocator_(allocator), reader_(reader), slots_(slots) {}
+
+  // Plays records [begin, end); the first is op `first_op` of the trace.
+  void play(const TraceRecord* begin, const TraceRecord* end, uint64_t first_op) {
+    Impl& a = allocator_;
+    Slot* const slots = slots_.data();
+    LiveCounters live = live_;
+    const auto index_of = [&](const TraceRecord* r) { return first_op + (r - begin); };
+    const auto require_live = [&](const TraceRecord* r, const Slot& s, uint32_t id) {
+      if (s.block == nullptr) [[unlikely]]
+        refuse(reader_, index_of(r), *r,
+               s.size == kFreedSize && r->op == static_cast<uint8_t>(TraceOp::free)
+                   ? Refusal::freed_already
+                   : Refusal::not_live,
+               id);
+    };
+    const auto require_free = [&](const TraceRecord* r, const Slot& s, uint32_t id) {
+      if (s.block != nullptr) [[unlikely]]
+        refuse(reader_, index_of(r), *r, Refusal::already_live, id);
+    };
+    const auto require_sane = [&](const TraceRecord* r, uint64_t n) {
+      if (n > kAbsurdRequestBytes) [[unlikely]]
+        refuse(reader_, index_of(r), *r, Refusal::absurd_size, n);
+    };
+    const auto require_block = [&](const TraceRecord* r, const void* p, uint64_t n) {
+      if (p == nullptr) [[unlikely]]
+        refuse(reader_, index_of(r), *r, Refusal::allocator_refused, n);
+    };
+    const auto grow = [&](uint64_t n) {
+      live.bytes += n;
+      ++live.objects;
+      live.peak_bytes = std::max(live.peak_bytes, live.bytes);
+      live.peak_objects = std::max(live.peak_objects, live.objects);
+    };
+    const auto place = [&](const TraceRecord* r, uint32_t id, uint64_t n, bool zeroed) {
+      Slot& s = slots[id];
+      require_free(r, s, id);
+      require_sane(r, n);
+      char* p = static_cast<char*>(zeroed ? a.callocate(r->size, r->arg) : a.allocate(n));
+      require_block(r, p, n);
+      write_new_part<touch>(p, 0, n);
+      s = {p, n};
+      grow(n);
+    };
+
+    for (const TraceRecord* r = begin; r != end; ++r) {
+      switch (static_cast<TraceOp>(r->op)) {
+        case TraceOp::alloc:
+          place(r, r->id, r->size, false);
+          break;
+        case TraceOp::free: {
+          Slot& s = slots[r->id];
+          require_live(r, s, r->id);
+          a.deallocate(s.block, s.size);
+          live.bytes -= s.size;
+          --live.objects;
+          s = {nullptr, kFreedSize};
+          break;
+        }
+        case TraceOp::realloc: {
+          Slot& old = slots[r->id];
+          require_live(r, old, r->id);
+          Slot& target = slots[r->arg];
+          if (&target != &old) require_free(r, target, r->arg);
+          const uint64_t n = r->size;
+          require_sane(r, n);
+          char* q = static_cast<char*>(a.reallocate(old.block, old.size, n));
+          require_block(r, q, n);
+          write_new_part<touch>(q, old.size, n);
+          live.bytes += n - old.size;  // wraps correctly when shrinking
+          live.peak_bytes = std::max(live.peak_bytes, live.bytes);
+          old = {nullptr, kFreedSize};
+          target = {q, n};
+          break;
+        }
+        case TraceOp::calloc:
+          place(r, r->id, uint64_t{r->size} * r->arg, true);
+          break;
+        case TraceOp::foreign_free:
+          break;
+        case TraceOp::foreign_realloc:
+          place(r, r->arg, r->size, false);
+          break;
+        default:
+          refuse(reader_, index_of(r), *r, Refusal::unknown_op, r->op);
+      }
+    }
+    live_ = live;
+  }
+
+  // Frees every block still live (after an error, or what the trace leaves live at its end).
+  void free_live() {
+    for (Slot& s : slots_) {
+      if (s.block != nullptr) allocator_.deallocate(s.block, s.size);
+      s = Slot{};
+    }
+    live_.bytes = live_.objects = 0;
+  }
+
+  const LiveCounters& live() const { return live_; }
+
+ private:
+  Impl& allocator_;
+  const TraceReader& reader_;
+  std::vector<Slot>& slots_;
+  LiveCounters live_;
+};
+
+void count_ops(const std::vector<TraceRecord>& records, OpCounts& ops) {
+  uint64_t by_op[8] = {};
+  for (const TraceRecord& r : records) ++by_op[r.op & 7];
+  ops.alloc += by_op[static_cast<int>(TraceOp::alloc)];
+  ops.calloc += by_op[static_cast<int>(TraceOp::calloc)];
+  ops.realloc += by_op[static_cast<int>(TraceOp::realloc)];
+  ops.free += by_op[static_cast<int>(TraceOp::free)];
+  ops.foreign_free += by_op[static_cast<int>(TraceOp::foreign_free)];
+  ops.foreign_realloc += by_op[static_cast<int>(TraceOp::foreign_realloc)];
+}
+
+// One pass over the whole trace. Times each stretch of the op loop between two chunk reads
+// or timeline samples, and sums the stretches. Frees what the trace leaves live only after
+// `at_end` has looked at the allocator; on an error, frees it before rethrowing.
+template <Touch touch, class Impl, class AtEnd>
+PassOutcome play_trace(TraceReader& reader, Impl& allocator, std::vector<Slot>& slots,
+                       uint64_t timeline_every, AtEnd&& at_end) {
+  slots.assign(reader.summary().id_space, Slot{});
+  Player<Impl, touch> player(allocator, reader, slots);
+  PassOutcome out;
+  try {
+    reader.rewind();
+    std::vector<TraceRecord> records;
+    uint64_t next_sample = timeline_every == 0 ? std::numeric_limits<uint64_t>::max() : timeline_every;
+    while (reader.next_chunk(records)) {
+      count_ops(records, out.ops);
+      const uint64_t first_op = reader.chunk_first_op();
+      size_t done = 0;
+      while (done < records.size()) {
+        const size_t stop =
+            static_cast<size_t>(std::min<uint64_t>(records.size(), next_sample - first_op));
+        const Clock::time_point start = Clock::now();
+        player.play(records.data() + done, records.data() + stop, first_op + done);
+        out.elapsed_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count();
+        done = stop;
+        if (first_op + done == next_sample) {
+          const std::optional<uint64_t> footprint = allocator.footprint_bytes();
+          out.timeline.push_back({next_sample, player.live().bytes, footprint});
+          if (footprint) out.largest_sampled_footprint = std::max(out.largest_sampled_footprint.value_or(0), *footprint);
+          next_sample += timeline_every;
+        }
+      }
+    }
+    out.live = player.live();
+    at_end();
+  } catch (...) {
+    player.free_live();
+    throw;
+  }
+  player.free_live();
+  return out;
+}
+
+// The allocator's own record of its peak footprint: a lower bound in any case, and exact
+// when `exact` says so.
+struct OwnPeak {
+  uint64_t at_least = 0;
+  bool exact = false;
+};
+
+template <class Impl>
+std::optional<OwnPeak> own_peak_footprint(const Impl&) {
+  return std::nullopt;
+}
+
+// pymalloc keeps the exact peak of its arenas' footprint, but not of arenas plus
+// pass-through blocks together: exact only when nothing ever went through.
+std::optional<OwnPeak> own_peak_footprint(const Pymalloc& allocator) {
+  const PymallocStats s = allocator.stats();
+  return OwnPeak{s.peak_arena_footprint_bytes, s.passthrough_peak_bytes == 0};
+}
+
+template <class F>
+decltype(auto) with_touch(Touch touch, F&& f) {
+  switch (touch) {
+    case Touch::none: return f.template operator()<Touch::none>();
+    case Touch::first_byte: return f.template operator()<Touch::first_byte>();
+    case Touch::whole_block: break;
+  }
+  return f.template operator()<Touch::whole_block>();
+}
+
+}  // namespace
+
+ReplayResult replay(TraceReader& reader, Allocator& allocator, const ReplayOptions& options) {
+  return visit(allocator, [&](auto& impl) {
+    return with_touch(options.touch, [&]<Touch touch>() {
+      ReplayResult result;
+      std::vector<Slot> slots;
+      PassOutcome pass = play_trace<touch>(reader, impl, slots, options.timeline_every, [&] {
+        result.final_footprint_bytes = impl.footprint_bytes();
+        result.figures = allocator.figures();
+        result.peak_footprint_bytes = result.final_footprint_bytes;
+        if (const std::optional<OwnPeak> own = own_peak_footprint(impl)) {
+          result.peak_footprint_bytes = std::max(result.final_footprint_bytes.value_or(0), own->at_least);
+          result.peak_footprint_exact = own->exact;
+        }
+      });
+      if (pass.largest_sampled_footprint)
+        result.peak_footprint_bytes =
+            std::max(result.peak_footprint_bytes.value_or(0), *pass.largest_sampled_footprint);
+      result.elapsed_seconds = static_cast<double>(pass.elapsed_ns) * 1e-9;
+      result.ops = pass.ops;
+      result.peak_live_requested_bytes = pass.live.peak_bytes;
+      result.peak_live_objects = pass.live.peak_objects;
+      result.live_requested_bytes_at_end = pass.live.bytes;
+      result.live_objects_at_end = pass.live.objects;
+      result.timeline = std::move(pass.timeline);
+      return result;
+    });
+  });
+}
+
+double replay_loops(TraceReader& reader, const AllocatorSpec& spec, uint64_t loops, Touch touch) {
+  int64_t total_ns = 0;
+  std::vector<Slot> slots;
+  for (uint64_t loop = 0; loop < loops; ++loop) {
+    const std::unique_ptr<Allocator> allocator = make_allocator(spec);
+    total_ns += visit(*allocator, [&](auto& impl) {
+      return with_touch(touch, [&]<Touch t>() {
+        return play_trace<t>(reader, impl, slots, 0, [] {}).elapsed_ns;
+      });
+    });
+  }
+  return static_cast<double>(total_ns) * 1e-9;
+}
+
+}  // namespace allocbench

@@ -1,0 +1,100 @@
+// replay.h — plays a trace (trace_format.h) against any allocator of the core.
+//
+// Owns the mapping from trace ids to the blocks one allocator returned: a flat table of
+// id_space slots (the trailer's figure), each a pointer and the requested size, so memory is
+// proportional to the live set however long the trace. The trace is streamed a chunk at a
+// time through TraceReader.
+//
+// The op loop is a template over the concrete allocator type (and the touch mode), chosen
+// once per replay with visit(): no virtual call per operation. Only the loop is timed; file
+// reading, checksums, op counting and timeline samples happen between timed stretches.
+//
+// What a replay does with each op:
+//   alloc, calloc      the id must not be live; the block is written as `touch` says
+//   realloc            the old id must be live and the new id (if different) must not be;
+//                      the grown part [old size, new size) is written as `touch` says
+//   free               the id must be live
+//   foreign_free       skipped (the block was allocated before recording started)
+//   foreign_realloc    an alloc of the new id (arg)
+// Any request above kAbsurdRequestBytes is refused. Every refusal is a TraceError
+// "<file>: op <index>: <what>", thrown after the blocks still live have been freed.
+//
+// Ids index the table unchecked: the reader guarantees every id of a record it hands out is
+// below id_space, and every op is known.
+//
+// Invariants: a slot is live if and only if its block is not null; the loop's live requested
+// bytes and objects equal the sums over live slots; when replay() returns or throws, no block
+// of the trace is live in the allocator any more (blocks the trace leaves live are freed
+// after the end-of-trace figures are taken).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "allocator.h"
+#include "trace_format.h"
+
+namespace allocbench {
+
+// Larger requests are taken as a corrupt trace rather than served.
+inline constexpr uint64_t kAbsurdRequestBytes = uint64_t{1} << 30;
+
+// How much of each new block the replay writes, as the program that was traced would.
+enum class Touch { none, first_byte, whole_block };
+
+// "none", "first" or "all"; anything else throws ConfigError.
+Touch parse_touch(std::string_view text);
+const char* touch_name(Touch touch);
+
+struct ReplayOptions {
+  Touch touch = Touch::none;
+  uint64_t timeline_every = 0;  // take a timeline sample every this many ops; 0: none
+};
+
+struct TimelineSample {
+  uint64_t op_index = 0;  // ops of the trace played (skipped ones included) when taken
+  uint64_t live_requested_bytes = 0;
+  std::optional<uint64_t> footprint_bytes;  // empty when the allocator cannot tell
+};
+
+struct OpCounts {
+  uint64_t alloc = 0;
+  uint64_t calloc = 0;
+  uint64_t realloc = 0;
+  uint64_t free = 0;
+  uint64_t foreign_realloc = 0;
+  uint64_t foreign_free = 0;  // skipped
+
+  uint64_t played() const { return alloc + calloc + realloc + free + foreign_realloc; }
+};
+
+struct ReplayResult {
+  double elapsed_seconds = 0;  // the op loop only
+  OpCounts ops;
+  uint64_t peak_live_requested_bytes = 0;
+  uint64_t peak_live_objects = 0;
+  uint64_t live_requested_bytes_at_end = 0;  // what the trace itself leaves live
+  uint64_t live_objects_at_end = 0;
+  // Footprint (bytes held from the OS): at the end of the trace, and its peak. The peak is
+  // the allocator's own exact figure where it keeps one (peak_footprint_exact), else the
+  // largest of the timeline samples and the end.
+  std::optional<uint64_t> final_footprint_bytes;
+  std::optional<uint64_t> peak_footprint_bytes;
+  bool peak_footprint_exact = false;
+  Figures figures;  // the allocator's, at the end of the trace
+  std::vector<TimelineSample> timeline;
+};
+
+// Plays the whole trace, from its first op, against `allocator`. Peaks the allocator keeps
+// itself (pymalloc's footprint peak) cover its whole life, so pass a fresh allocator for
+// figures of this trace alone.
+ReplayResult replay(TraceReader& reader, Allocator& allocator, const ReplayOptions& options);
+
+// Plays the trace `loops` times, each time against a fresh allocator built from `spec`, and
+// returns the op-loop seconds summed over all loops (what pyperf's time functions expect).
+double replay_loops(TraceReader& reader, const AllocatorSpec& spec, uint64_t loops, Touch touch);
+
+}  // namespace allocbench
