@@ -12,6 +12,8 @@ statistics.
 """
 
 from allocbench._core import Allocator, ConfigError, options, parse_spec, presets
+from allocbench.generate import generate
+from allocbench.replay import replay
 
-__all__ = ["Allocator", "ConfigError", "options", "parse_spec", "presets"]
+__all__ = ["Allocator", "ConfigError", "generate", "options", "parse_spec", "presets", "replay"]
 __version__ = "0.1.0"

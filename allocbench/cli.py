@@ -14,7 +14,7 @@ import sys
 from allocbench._core import ConfigError
 from allocbench.errors import UsageError
 
-COMMANDS = ["list", "spec"]
+COMMANDS = ["list", "spec", "generate", "replay"]
 
 
 class _Parser(argparse.ArgumentParser):
