@@ -11,9 +11,24 @@ statistics.
 >>> a.free(h)
 """
 
-from allocbench._core import Allocator, ConfigError, options, parse_spec, presets
-from allocbench.generate import generate
-from allocbench.replay import replay
+import importlib
 
-__all__ = ["Allocator", "ConfigError", "generate", "options", "parse_spec", "presets", "replay"]
+from allocbench._core import Allocator, ConfigError, options, parse_spec, presets
+
 __version__ = "0.1.0"
+
+# Imported on first use: pyperf workers import this package, and every millisecond of their
+# start-up (numpy, pandas) is paid once per worker process.
+_LAZY = {
+    "generate": "allocbench.generate",
+    "replay": "allocbench.replay",
+    "load": "allocbench.results",
+}
+
+__all__ = ["Allocator", "ConfigError", "generate", "load", "options", "parse_spec", "presets", "replay"]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'allocbench' has no attribute '{name}'")
