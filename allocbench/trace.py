@@ -262,7 +262,8 @@ def summarise(source: str | os.PathLike | Trace) -> TraceStats:
         ops_by_kind={name: int(by_kind[code]) for code, name in OP_NAMES.items()},
         ops_by_domain={name: int(by_domain[code]) for name, code in DOMAINS.items()},
         skipped_on_replay=trace.summary["skipped_ops"],
-        skipped_by_recorder={k: v for k, v in recorded_skips.items() if isinstance(v, int)}
+        # The recorder counts foreign ops too, but those are in the trace: keep the others.
+        skipped_by_recorder={k: v for k, v in recorded_skips.items() if k not in OPS and isinstance(v, int)}
         if isinstance(recorded_skips, dict)
         else {},
         peak_live_objects=liveness.peak_objects,

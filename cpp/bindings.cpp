@@ -16,6 +16,7 @@
 #include "allocator.h"
 #include "generators.h"
 #include "replay.h"
+#include "recorder.h"
 #include "trace_format.h"
 
 namespace py = pybind11;
@@ -238,6 +239,26 @@ void bind_traces(py::module_& m) {
           "The next verified chunk as bytes of 16-byte records; None after the last.")
       .def_property_readonly("chunk_first_op", [](const ChunkReader& r) { return r.reader.chunk_first_op(); })
       .def("rewind", [](ChunkReader& r) { r.reader.rewind(); });
+
+  m.def("start_recording", &start_recording, py::arg("path"), py::arg("metadata_json"),
+        py::arg("metadata_capacity") = 0,
+        "Hooks the MEM and OBJ domains and records their calls into a trace at `path`.");
+  m.def("is_recording", &is_recording);
+  m.def(
+      "stop_recording",
+      [](const py::function& final_metadata) {
+        const auto counts = stop_recording([&](const RecorderCounts& c) {
+          py::dict d(py::arg("ops_recorded") = c.ops_recorded, py::arg("foreign_frees") = c.foreign_frees,
+                     py::arg("foreign_reallocs") = c.foreign_reallocs,
+                     py::arg("oversize_skipped") = c.oversize_skipped, py::arg("peak_live") = c.peak_live,
+                     py::arg("id_space") = c.id_space);
+          return final_metadata(d).cast<std::string>();
+        });
+        return counts.has_value();
+      },
+      py::arg("final_metadata"),
+      "Unhooks and closes the trace, its metadata final_metadata(counts) (a JSON string). "
+      "False, and nothing written, in a forked child of the recording process.");
 }
 
 // Replay and the synthetic generators (replay.h, generators.h).

@@ -107,6 +107,7 @@ class TraceWriter {
   // the capacity reserved at construction.
   void rewrite_metadata(const std::string& metadata_json);
   void close();
+  const std::string& path() const { return path_; }
   const TraceSummary& summary() const { return summary_; }
 
  private:

@@ -1,0 +1,366 @@
+// recorder.cpp — the recording hook, its address map and id recycling. See recorder.h.
+//
+// Owns the process-wide recording state. Invariants beyond recorder.h's: the hook functions
+// never call into the MEM or OBJ domains themselves (the map and the writer use the C
+// library's malloc), and no exception leaves them: a failure (disk full, no memory) stops
+// recording, passes every later call through, and is reported by stop_recording().
+#include "recorder.h"
+
+#include <Python.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include <bit>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <new>
+#include <vector>
+
+#include "trace_format.h"
+
+namespace allocbench {
+
+namespace {
+
+constexpr uint32_t kOversize = std::numeric_limits<uint32_t>::max();
+constexpr uint64_t kLargestRecordable = std::numeric_limits<uint32_t>::max();
+
+// Address -> id, open addressing with linear probing and backward-shift deletion (no
+// tombstones, so probe chains stay short however long the recording). Kept at most half
+// full. std::unordered_map would cost an allocation per insert, on the interpreter's
+// hottest path.
+class AddressMap {
+ public:
+  static constexpr uint32_t kMissing = kOversize - 1;
+
+  AddressMap() { rehash(size_t{1} << 16); }
+  ~AddressMap() { std::free(slots_); }
+  AddressMap(const AddressMap&) = delete;
+  AddressMap& operator=(const AddressMap&) = delete;
+
+  // Maps `address` to `id`; returns the id it had (kMissing if none).
+  uint32_t insert(uintptr_t address, uint32_t id) {
+    if (2 * (size_ + 1) > capacity()) rehash(2 * capacity());
+    for (size_t i = home(address);; i = (i + 1) & mask_) {
+      Slot& s = slots_[i];
+      if (s.address == address) {
+        const uint32_t old = s.id;
+        s.id = id;
+        return old;
+      }
+      if (s.address == 0) {
+        s = {address, id};
+        ++size_;
+        return kMissing;
+      }
+    }
+  }
+
+  // Removes `address`; returns its id (kMissing if it was not there).
+  uint32_t take(uintptr_t address) {
+    size_t i = home(address);
+    for (;; i = (i + 1) & mask_) {
+      if (slots_[i].address == address) break;
+      if (slots_[i].address == 0) return kMissing;
+    }
+    const uint32_t id = slots_[i].id;
+    --size_;
+    // Backward shift: pull later entries of the chain into the hole unless that would move
+    // one before its home slot.
+    for (size_t hole = i, j = (i + 1) & mask_;; j = (j + 1) & mask_) {
+      if (slots_[j].address == 0) {
+        slots_[hole].address = 0;
+        return id;
+      }
+      const size_t want = home(slots_[j].address);
+      if (((j - want) & mask_) >= ((j - hole) & mask_)) {
+        slots_[hole] = slots_[j];
+        hole = j;
+      }
+    }
+  }
+
+ private:
+  struct Slot {
+    uintptr_t address;  // 0: empty (no allocator hands out address 0)
+    uint32_t id;
+  };
+  size_t capacity() const { return mask_ + 1; }
+  size_t home(uintptr_t address) const {
+    // Blocks are 16-byte aligned: drop those bits, then Fibonacci hashing spreads the rest.
+    return static_cast<size_t>(((address >> 4) * 0x9E3779B97F4A7C15ull) >> shift_);
+  }
+  void rehash(size_t new_capacity) {
+    auto* fresh = static_cast<Slot*>(std::calloc(new_capacity, sizeof(Slot)));
+    if (fresh == nullptr) throw std::bad_alloc();
+    Slot* old = slots_;
+    const size_t old_capacity = old == nullptr ? 0 : capacity();
+    slots_ = fresh;
+    mask_ = new_capacity - 1;
+    shift_ = 64 - std::countr_zero(new_capacity);
+    for (size_t k = 0; k < old_capacity; ++k) {
+      if (old[k].address == 0) continue;
+      size_t i = home(old[k].address);
+      while (slots_[i].address != 0) i = (i + 1) & mask_;
+      slots_[i] = old[k];
+    }
+    std::free(old);
+  }
+
+  Slot* slots_ = nullptr;
+  size_t mask_ = 0;
+  int shift_ = 64;
+  size_t size_ = 0;
+};
+
+struct DomainHook {
+  PyMemAllocatorDomain domain;
+  TraceDomain trace_domain;
+  PyMemAllocatorEx previous;
+  PyMemAllocatorEx ours;
+};
+
+struct Recording {
+  std::unique_ptr<TraceWriter> writer;
+  AddressMap addresses;
+  std::vector<uint32_t> free_ids;  // LIFO
+  uint32_t next_id = 0;
+  uint64_t live = 0;
+  RecorderCounts counts;
+};
+
+// The process-wide state. `active` is the only thing the hook reads before calling through
+// when nothing is recorded.
+struct RecorderState {
+  bool active = false;
+  bool installed = false;
+  bool forked_away = false;  // this process is a fork of the recording one
+  pid_t owner = 0;
+  std::string failure;
+  std::unique_ptr<Recording> recording;
+  DomainHook hooks[2] = {{PYMEM_DOMAIN_MEM, TraceDomain::mem, {}, {}},
+                         {PYMEM_DOMAIN_OBJ, TraceDomain::obj, {}, {}}};
+};
+
+RecorderState& state() {
+  // Never destroyed: the hook may still be in the allocator chain at exit.
+  static auto* s = new RecorderState;
+  return *s;
+}
+
+void fail_recording(const char* what) {
+  RecorderState& s = state();
+  s.active = false;
+  if (s.failure.empty()) s.failure = what;
+}
+
+uint32_t new_id(Recording& r) {
+  ++r.live;
+  if (r.live > r.counts.peak_live) r.counts.peak_live = r.live;
+  if (!r.free_ids.empty()) {
+    const uint32_t id = r.free_ids.back();
+    r.free_ids.pop_back();
+    return id;
+  }
+  return r.next_id++;
+}
+
+void release_id(Recording& r, uint32_t id) {
+  --r.live;
+  r.free_ids.push_back(id);
+}
+
+void append(Recording& r, TraceOp op, const DomainHook& hook, uint32_t id, uint64_t size, uint32_t arg) {
+  r.writer->append({static_cast<uint8_t>(op), static_cast<uint8_t>(hook.trace_domain), 0, id,
+                    static_cast<uint32_t>(size), arg});
+  ++r.counts.ops_recorded;
+}
+
+// A new block at `address`: in the trace as `op` (alloc, calloc, foreign_realloc) unless its
+// size cannot be recorded. `size`/`arg` are the record's fields.
+void record_birth(Recording& r, const DomainHook& hook, void* address, TraceOp op, uint64_t size,
+                  uint64_t arg, bool oversize) {
+  const auto key = reinterpret_cast<uintptr_t>(address);
+  if (oversize) {
+    ++r.counts.oversize_skipped;
+    const uint32_t stale = r.addresses.insert(key, kOversize);
+    if (stale != AddressMap::kMissing && stale != kOversize) {  // its free escaped the hook
+      append(r, TraceOp::free, hook, stale, 0, 0);
+      release_id(r, stale);
+    }
+    return;
+  }
+  const uint32_t id = new_id(r);
+  const uint32_t stale = r.addresses.insert(key, id);
+  if (stale != AddressMap::kMissing && stale != kOversize) {
+    append(r, TraceOp::free, hook, stale, 0, 0);
+    release_id(r, stale);
+  }
+  if (op == TraceOp::foreign_realloc) append(r, op, hook, 0, size, id);
+  else append(r, op, hook, id, size, static_cast<uint32_t>(arg));
+}
+
+void* hook_malloc(void* ctx, size_t size) {
+  auto* hook = static_cast<DomainHook*>(ctx);
+  void* p = hook->previous.malloc(hook->previous.ctx, size);
+  RecorderState& s = state();
+  if (!s.active || p == nullptr) return p;
+  try {
+    record_birth(*s.recording, *hook, p, TraceOp::alloc, size, 0, size > kLargestRecordable);
+  } catch (const std::exception& error) {
+    fail_recording(error.what());
+  }
+  return p;
+}
+
+void* hook_calloc(void* ctx, size_t count, size_t element_size) {
+  auto* hook = static_cast<DomainHook*>(ctx);
+  void* p = hook->previous.calloc(hook->previous.ctx, count, element_size);
+  RecorderState& s = state();
+  if (!s.active || p == nullptr) return p;
+  try {
+    record_birth(*s.recording, *hook, p, TraceOp::calloc, count, element_size,
+                 count > kLargestRecordable || element_size > kLargestRecordable);
+  } catch (const std::exception& error) {
+    fail_recording(error.what());
+  }
+  return p;
+}
+
+void* hook_realloc(void* ctx, void* old_address, size_t size) {
+  auto* hook = static_cast<DomainHook*>(ctx);
+  void* p = hook->previous.realloc(hook->previous.ctx, old_address, size);
+  RecorderState& s = state();
+  // NULL: the realloc failed and the old block is untouched (MEM and OBJ never free on a
+  // realloc to size 0: they allocate one byte).
+  if (!s.active || p == nullptr) return p;
+  try {
+    Recording& r = *s.recording;
+    const bool oversize = size > kLargestRecordable;
+    if (old_address == nullptr) {
+      record_birth(r, *hook, p, TraceOp::alloc, size, 0, oversize);
+      return p;
+    }
+    const uint32_t id = r.addresses.take(reinterpret_cast<uintptr_t>(old_address));
+    if (id == AddressMap::kMissing || id == kOversize) {
+      if (id == kOversize) ++r.counts.oversize_skipped;
+      else if (!oversize) ++r.counts.foreign_reallocs;
+      record_birth(r, *hook, p, TraceOp::foreign_realloc, size, 0, oversize);
+    } else if (oversize) {
+      // The block grows out of what a record can hold: it leaves the trace here.
+      append(r, TraceOp::free, *hook, id, 0, 0);
+      release_id(r, id);
+      record_birth(r, *hook, p, TraceOp::alloc, size, 0, true);
+    } else {
+      const uint32_t stale = r.addresses.insert(reinterpret_cast<uintptr_t>(p), id);
+      if (stale != AddressMap::kMissing && stale != kOversize) {
+        append(r, TraceOp::free, *hook, stale, 0, 0);
+        release_id(r, stale);
+      }
+      append(r, TraceOp::realloc, *hook, id, size, id);
+    }
+  } catch (const std::exception& error) {
+    fail_recording(error.what());
+  }
+  return p;
+}
+
+void hook_free(void* ctx, void* address) {
+  auto* hook = static_cast<DomainHook*>(ctx);
+  hook->previous.free(hook->previous.ctx, address);
+  RecorderState& s = state();
+  if (!s.active || address == nullptr) return;
+  try {
+    Recording& r = *s.recording;
+    const uint32_t id = r.addresses.take(reinterpret_cast<uintptr_t>(address));
+    if (id == kOversize) {
+      ++r.counts.oversize_skipped;
+    } else if (id == AddressMap::kMissing) {
+      ++r.counts.foreign_frees;
+      append(r, TraceOp::foreign_free, *hook, 0, 0, 0);
+    } else {
+      append(r, TraceOp::free, *hook, id, 0, 0);
+      release_id(r, id);
+    }
+  } catch (const std::exception& error) {
+    fail_recording(error.what());
+  }
+}
+
+bool hook_is_on_top(const DomainHook& hook) {
+  PyMemAllocatorEx current;
+  PyMem_GetAllocator(hook.domain, &current);
+  return current.malloc == hook_malloc && current.ctx == &hook;
+}
+
+void install_hooks(RecorderState& s) {
+  for (DomainHook& hook : s.hooks) {
+    PyMem_GetAllocator(hook.domain, &hook.previous);
+    hook.ours = {&hook, hook_malloc, hook_calloc, hook_realloc, hook_free};
+    PyMem_SetAllocator(hook.domain, &hook.ours);
+  }
+  s.installed = true;
+}
+
+// Restores the saved allocators when ours are still on top; otherwise another hook has
+// wrapped ours and would call a freed one, so ours stays in the chain, passing through.
+void uninstall_hooks(RecorderState& s) {
+  bool all_on_top = true;
+  for (const DomainHook& hook : s.hooks) all_on_top = all_on_top && hook_is_on_top(hook);
+  if (!all_on_top) return;
+  for (DomainHook& hook : s.hooks) PyMem_SetAllocator(hook.domain, &hook.previous);
+  s.installed = false;
+}
+
+void stop_in_forked_child() {
+  RecorderState& s = state();
+  if (!s.active && s.recording == nullptr) return;
+  s.active = false;
+  s.forked_away = true;
+  uninstall_hooks(s);
+}
+
+}  // namespace
+
+void start_recording(const std::string& path, const std::string& metadata_json, size_t metadata_capacity) {
+  RecorderState& s = state();
+  if (s.recording != nullptr) throw TraceError(path + ": a recording is already running in this process");
+  static const bool fork_handler_registered = [] {
+    return pthread_atfork(nullptr, nullptr, stop_in_forked_child) == 0;
+  }();
+  if (!fork_handler_registered) throw TraceError(path + ": cannot register the fork handler");
+  auto recording = std::make_unique<Recording>();
+  recording->writer = std::make_unique<TraceWriter>(path, metadata_json, metadata_capacity);
+  s.recording = std::move(recording);
+  s.failure.clear();
+  s.forked_away = false;
+  s.owner = getpid();
+  if (!s.installed) install_hooks(s);
+  s.active = true;
+}
+
+bool is_recording() { return state().active; }
+
+std::optional<RecorderCounts> stop_recording(
+    const std::function<std::string(const RecorderCounts&)>& final_metadata) {
+  RecorderState& s = state();
+  s.active = false;
+  if (s.installed) uninstall_hooks(s);
+  std::unique_ptr<Recording> recording = std::move(s.recording);
+  if (recording == nullptr) return std::nullopt;
+  if (s.forked_away || getpid() != s.owner) {
+    s.forked_away = false;
+    return std::nullopt;  // the writer closes its descriptor; unbuffered, it writes nothing
+  }
+  const std::string path = recording->writer->path();
+  if (!s.failure.empty()) throw TraceError(path + ": recording failed: " + s.failure);
+  RecorderCounts counts = recording->counts;
+  counts.id_space = recording->writer->summary().id_space;
+  recording->writer->rewrite_metadata(final_metadata(counts));
+  recording->writer->close();
+  return counts;
+}
+
+}  // namespace allocbench
