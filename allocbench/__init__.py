@@ -11,24 +11,11 @@ statistics.
 >>> a.free(h)
 """
 
-import importlib
-
-from allocbench._core import Allocator, ConfigError, options, parse_spec, presets
-
 __version__ = "0.1.0"
 
-# Imported on first use: pyperf workers import this package, and every millisecond of their
-# start-up (numpy, pandas) is paid once per worker process.
-_LAZY = {
-    "generate": "allocbench.generate",
-    "replay": "allocbench.replay",
-    "load": "allocbench.results",
-}
+from allocbench._core import Allocator, ConfigError, options, parse_spec, presets  # noqa: E402
+from allocbench.generate import generate
+from allocbench.replay import replay
+from allocbench.results import load
 
 __all__ = ["Allocator", "ConfigError", "generate", "load", "options", "parse_spec", "presets", "replay"]
-
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'allocbench' has no attribute '{name}'")

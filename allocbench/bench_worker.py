@@ -1,5 +1,11 @@
 """The pyperf script of one (allocator, workload) cell: `python -m allocbench.bench_worker`.
 
+Each worker process builds its allocator once and replays the trace into it loop after
+loop, so that every allocator is timed warm, in the steady state a long-running program
+sees: the interpreter's pymalloc and the system malloc are process-wide and warm anyway,
+and a pymalloc variant keeps (or gives back) its arenas between loops as its release policy
+says, exactly as it would between two phases of a program.
+
 pyperf re-executes this module in every worker process, so it imports only what a worker
 needs. The parent `allocbench run` starts it with the allocator's environment (LD_PRELOAD for
 a preloaded library) and `--inherit-environ=LD_PRELOAD`, since pyperf filters the workers'
@@ -32,6 +38,11 @@ def worker_identity() -> dict:
     }
 
 
+def time_replays(loops: int, trace: str, allocator: _core.Allocator, touch: str) -> float:
+    """Seconds of the op loops of `loops` replays into the same allocator."""
+    return sum(_core.replay(trace, allocator, touch, 0)["elapsed_seconds"] for _ in range(loops))
+
+
 def add_cmdline_args(cmd: list[str], args) -> None:
     cmd.extend(
         [
@@ -62,9 +73,9 @@ def main() -> None:
     }
     runner.bench_time_func(
         args.allocbench_name,
-        _core.replay_loops,
+        time_replays,
         args.allocbench_trace,
-        args.allocbench_spec,
+        _core.Allocator(args.allocbench_spec),
         args.allocbench_touch,
         metadata=metadata,
     )

@@ -47,6 +47,7 @@ def measure(trace: str, spec: str, touch: str, timeline_every: int) -> dict:
         "baseline_rss_bytes": baseline,
         "peak_rss_exact": peak_is_reset,
         "ops": raw["played_ops"] + raw["skipped_ops"],
+        "replay_seconds": raw["elapsed_seconds"],
         "peak_live_bytes": raw["peak_live_requested_bytes"],
         "peak_rss_bytes": max(0, peak_rss - baseline),
         "retained_rss_bytes": max(0, end_rss - baseline),

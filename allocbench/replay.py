@@ -14,10 +14,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from os import PathLike, fspath
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from allocbench import _core
+
+if TYPE_CHECKING:  # numpy is imported on first replay: pyperf workers never need it
+    import numpy as np
 
 TOUCH_MODES = ("none", "first", "all")  # nothing, the first byte, the whole block
 
@@ -27,9 +29,9 @@ class Timeline:
     """Samples taken every `timeline_every` ops: ops played so far (skipped ones included),
     live requested bytes, and footprint (NaN where the allocator cannot tell)."""
 
-    op_index: np.ndarray
-    live_requested_bytes: np.ndarray
-    footprint_bytes: np.ndarray
+    op_index: "np.ndarray"
+    live_requested_bytes: "np.ndarray"
+    footprint_bytes: "np.ndarray"
 
     def __len__(self) -> int:
         return len(self.op_index)
@@ -89,6 +91,8 @@ def replay(
     for _ in range(loops):
         raw = _core.replay(path, allocator, touch, timeline_every)
         elapsed += raw["elapsed_seconds"]
+    import numpy as np
+
     timeline = raw["timeline"]
     return ReplayResult(
         trace=path,

@@ -19,7 +19,7 @@ SCHEMA = 1
 METRIC_COLUMNS = ("allocator", "workload", "metric", "value", "unit")
 TIMELINE_COLUMNS = ("allocator", "workload", "op_index", "live_bytes", "footprint_bytes", "rss_bytes")
 SIZE_COLUMNS = ("workload", "size", "count")
-PHASES = ("time", "memory")
+PHASES = ("memory", "time")  # memory first: its replay time sets pyperf's loops
 
 
 def atomic_write(path: Path, data: str | bytes) -> None:

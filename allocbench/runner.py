@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 import os
 import platform
 import signal
@@ -28,12 +29,14 @@ from pathlib import Path
 
 from allocbench import __version__
 from allocbench.allocators import AllocatorChoice, choose, file_label
+from allocbench.bench_worker import RUNNER_DEFAULTS
 from allocbench.errors import UsageError
 from allocbench.results import ResultsFolder, SCHEMA, atomic_write
 from allocbench.suites import Suite, Workload, load_suite
 
 MODES = ("fast", "default", "rigorous")
 TIMELINE_SAMPLES = 200  # per cell: enough for a smooth line, small enough for one CSV
+RUNNER_MIN_TIME = RUNNER_DEFAULTS["min_time"]
 
 
 class Interrupted(Exception):
@@ -211,6 +214,7 @@ class Runner:
         self.mode = manifest["mode"]
         self.touch = manifest.get("touch", "first")
         self.traces: dict[str, Path] = {}
+        self.replay_seconds: dict[tuple[str, str], float] = {}
         self.ops: dict[str, int] = {}
         self.child: subprocess.Popen | None = None
 
@@ -268,6 +272,9 @@ class Runner:
             args = ["-m", "allocbench.bench_worker", "--quiet", "-o", str(out)]
             if self.mode != "default":
                 args.append(f"--{self.mode}")
+            loops = self.loops_from_memory_pass(label, workload)
+            if loops:
+                args.append(f"--loops={loops}")
             if allocator["preload"]:
                 args.append("--inherit-environ=LD_PRELOAD")
             args += [
@@ -297,6 +304,14 @@ class Runner:
         ]
         self.folder.put_metrics(label, workload, [_metric(label, workload, *row) for row in rows])
         self.folder.mark(label, workload, "time", "done")
+
+    def loops_from_memory_pass(self, label: str, workload: str) -> int | None:
+        """Loops per value, from the memory pass's replay time, so that pyperf needs no
+        calibration process (a third of a fast run's processes). None: let pyperf calibrate."""
+        seconds = self.replay_seconds.get((label, workload))
+        if not seconds:
+            return None
+        return max(1, math.ceil(RUNNER_MIN_TIME / seconds))
 
     def _merge_pyperf(self, label: str, benchmark) -> None:
         """pyperf/<allocator>.json holds one benchmark per workload; rewritten whole."""
@@ -330,6 +345,7 @@ class Runner:
                 self.folder.mark(label, workload, "memory", "failed", reason.strip(": "))
                 return
             result = json.loads(out.read_text())
+        self.replay_seconds[(label, workload)] = result["replay_seconds"]
         peak_live = result["peak_live_bytes"]
         rows = [
             ("peak_live_bytes", peak_live, "bytes"),

@@ -85,7 +85,7 @@ def _check_generator(path: Path, name: str, generator: str, params: dict) -> Non
     known = {g["name"]: g for g in _core.generators()}
     if generator not in known:
         raise UsageError(f"{path}: workload '{name}': unknown generator '{generator}' (generators: {', '.join(known)})")
-    allowed = {p["name"] for p in known[generator]["parameters"]}
+    allowed = {p["name"] for p in known[generator]["params"]}
     for key in params:
         if key not in allowed:
             raise UsageError(
