@@ -103,6 +103,8 @@ class TraceWriter {
   // Throws TraceError for a record no reader would accept (unknown op or domain, id
   // 0xFFFFFFFF), and when the file cannot be written.
   void append(const TraceRecord& record);
+  // The same for `count` records at once: the recorder's path, one call per batch.
+  void append(const TraceRecord* records, size_t count);
   // Replaces the metadata in place; throws TraceError if it is not JSON text or longer than
   // the capacity reserved at construction.
   void rewrite_metadata(const std::string& metadata_json);

@@ -99,9 +99,10 @@ def _without_address_randomization():
             personality(previous)
 
 
-def record(kind: str, target: str, args: list[str], output: Path, command: list[str]) -> tuple[int, str | None]:
+def record(kind: str, target: str, args: list[str], output: Path, command: list[str],
+           stdout: int | None = None) -> tuple[int, str | None]:
     """Records the program into `output`; returns its exit status and, when no trace was
-    written, why not."""
+    written, why not. `stdout` as for subprocess (None: the program's output passes through)."""
     temporary = _temporary_trace(output)
     environment = dict(os.environ, PYTHONHASHSEED=str(HASH_SEED), PYTHONDONTWRITEBYTECODE="1")
     try:
@@ -119,6 +120,7 @@ def record(kind: str, target: str, args: list[str], output: Path, command: list[
             child = subprocess.Popen(
                 [sys.executable, str(BOOTSTRAP), str(temporary), json.dumps(metadata), kind, target, *args],
                 env=environment,
+                stdout=stdout,
             )
         status = _wait(child)
         try:

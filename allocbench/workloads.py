@@ -1,0 +1,63 @@
+"""The workload programs shipped with allocbench, and their recorded traces.
+
+Programs live in workloads/programs/ (a source checkout) or allocbench/workloads/programs/
+(an installed wheel, put there by CMakeLists.txt's install rule). Their traces are recorded
+on first use and cached, keyed by the Python version and a hash of the program's text, so a
+changed program or interpreter is recorded anew and nothing big is committed. Concurrent
+users are safe: each recording goes to a temporary file renamed into place once complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import subprocess
+from pathlib import Path
+
+import allocbench
+from allocbench.commands.record import record
+from allocbench.errors import UsageError
+from allocbench.trace import Trace, TraceError
+
+DEFAULT_CACHE = Path("results") / "traces"
+
+
+def workloads_folder() -> Path:
+    package = Path(allocbench.__file__).parent
+    for candidate in (package / "workloads", package.parent / "workloads"):
+        if (candidate / "programs").is_dir():
+            return candidate
+    raise UsageError(f"no workloads folder beside {package} (is allocbench installed?)")
+
+
+def programs() -> list[str]:
+    return sorted(path.stem for path in (workloads_folder() / "programs").glob("*.py"))
+
+
+def program_path(name: str) -> Path:
+    path = workloads_folder() / "programs" / f"{name}.py"
+    if not path.is_file():
+        raise UsageError(f"{name}: no such workload program (there are: {', '.join(programs())})")
+    return path
+
+
+def cached_trace_path(name: str, cache: str | Path = DEFAULT_CACHE) -> Path:
+    digest = hashlib.sha256(program_path(name).read_bytes()).hexdigest()[:16]
+    return Path(cache) / f"{name}-py{platform.python_version()}-{digest}.trace"
+
+
+def recorded_trace(name: str, cache: str | Path = DEFAULT_CACHE) -> Path:
+    """The trace of workload program `name`, recorded now if not cached (or if the cached
+    file cannot be read, e.g. written by an older trace format)."""
+    path = cached_trace_path(name, cache)
+    try:
+        Trace(path)
+        return path
+    except TraceError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    program = str(program_path(name))
+    status, failure = record("script", program, [], path, ["python", program], stdout=subprocess.DEVNULL)
+    if failure is not None or status != 0:
+        raise UsageError(f"{name}: recording failed (exit status {status}){': ' + failure if failure else ''}")
+    return path
