@@ -37,10 +37,11 @@ def test_generate_takes_options_and_parameters_in_any_order(churn, tmp_path):
 
 def test_replay_prints_a_table_row_per_allocator(churn):
     specs = ["pymalloc:preset=cpython-3.11", "system", "cpython", "floor"]
-    done = allocbench("replay", churn, *[arg for spec in specs for arg in ("--allocator", spec)], "--touch", "all")
+    done = allocbench("replay", churn, *[arg for spec in specs for arg in ("--allocator", spec)], "--touch", "all", "--repeat", 2)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].startswith(f"{churn}: 41,000 ops played, 0 skipped; peak live ")
+    assert lines[0].endswith("touch=all, fastest of 2")
     assert lines[1].split() == ["allocator", "ns/op", "peak", "footprint", "final", "footprint", "fragmentation"]
     assert [line.split()[0] for line in lines[2:]] == specs
     pymalloc = lines[2].split()

@@ -153,3 +153,16 @@ def test_bad_table_line_is_named(tmp_path):
     table.write_text("size,weight\n16,1\n32;2\n")
     with pytest.raises(allocbench.ConfigError, match=r"sizes=table:.*: line 3: expected SIZE,WEIGHT"):
         allocbench.generate("churn", tmp_path / "t.abt", sizes=f"table:{table}")
+
+
+def test_the_shipped_mix_is_the_default_table_for_sizes_mix(tmp_path):
+    path = tmp_path / "t.abt"
+    allocbench.generate("churn", path, live=100, pairs=3000, sizes="mix")
+    table = Trace(path).metadata["parameters"]["sizes"]
+    assert table["table"] == "size-mix.csv"
+    weights = dict(table["rows"])
+    drawn = records_of(path)["size"]
+    assert set(drawn.tolist()) <= set(weights)
+    # Mostly small objects, as recorded: the bulk of the weight is at most 512 bytes.
+    assert sum(w for s, w in weights.items() if 0 < s <= 512) > 0.9 * sum(weights.values())
+    assert np.mean(drawn <= 512) > 0.9
