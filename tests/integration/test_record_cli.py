@@ -144,3 +144,31 @@ def test_trace_info_of_a_bad_trace_is_one_line_exit_2(tmp_path, script):
     assert result.returncode == 2
     assert result.stderr.startswith(f"allocbench trace: {out}: op ") and result.stderr.count("\n") == 1
     assert "truncated" in result.stderr
+
+
+def test_a_program_that_forks_and_uses_threads(tmp_path):
+    program = tmp_path / "forks.py"
+    program.write_text(textwrap.dedent(
+        """
+        import os, sys, threading
+        def work():
+            return [str(i) * 4 for i in range(2000)]
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for t in threads: t.start()
+        for t in threads: t.join()
+        pid = os.fork()
+        if pid == 0:
+            work()
+            sys.exit(0)  # through the bootstrap's clean-up, as a child of a real program would
+        _, status = os.waitpid(pid, 0)
+        work()
+        print("child", os.waitstatus_to_exitcode(status))
+        """
+    ))
+    out = tmp_path / "forks.trace"
+    result = allocbench("record", "-o", out, "--", "python", program, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "child 0\n" and result.stderr == ""
+    stats = summarise(out)  # the child wrote nothing into the parent's trace
+    assert stats.ops_by_kind["alloc"] > 5 * 2000
+    assert Trace(out).metadata["recorder"]["ops_recorded"] == stats.op_count
