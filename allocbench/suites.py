@@ -22,7 +22,13 @@ PACKAGE = Path(__file__).resolve().parent
 
 
 def workloads_dir() -> Path:
-    """allocbench/workloads in an installed package, else the checkout's top-level folder."""
+    """$ALLOCBENCH_WORKLOADS (a folder of your own workloads and suites) if set; else
+    allocbench/workloads in an installed package, or the checkout's top-level folder."""
+    own = os.environ.get("ALLOCBENCH_WORKLOADS")
+    if own:
+        if not (Path(own) / "workloads.toml").is_file():
+            raise UsageError(f"ALLOCBENCH_WORKLOADS={own}: no workloads.toml there")
+        return Path(own)
     for candidate in (PACKAGE / "workloads", PACKAGE.parent / "workloads"):
         if (candidate / "workloads.toml").is_file():
             return candidate
@@ -52,7 +58,7 @@ class Workload:
         if self.program:
             from allocbench.workloads import recorded_trace
 
-            return recorded_trace(Path(self.program).stem, cache_dir=cache_dir)
+            return recorded_trace(Path(self.program).stem, cache=cache_dir)
         from allocbench.generate import generate
 
         key = json.dumps([__version__, self.generator, self.params, self.seed], sort_keys=True)
