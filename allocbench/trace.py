@@ -80,7 +80,8 @@ class Trace:
         while (data := self._reader.next_chunk()) is not None:
             yield self._reader.chunk_first_op, np.frombuffer(data, dtype=RECORD_DTYPE)
 
-    def fail(self, op_index: int, message: str) -> TraceError:
+    def error(self, op_index: int, message: str) -> TraceError:
+        """The one-line error of a consumer's check, shaped as the reader's own."""
         return TraceError(f"{self.path}: op {op_index}: {message}")
 
 
@@ -192,7 +193,7 @@ class _Liveness:
             message = f"double free of id {block_id}"
         else:
             message = f"{name} of id {block_id}, which is not live"
-        raise self.trace.fail(first_op + position, message)
+        raise self.trace.error(first_op + position, message)
 
 
 class _SizeHistogram:

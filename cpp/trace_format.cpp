@@ -453,7 +453,7 @@ TraceReader::TraceReader(const std::string& path) : path_(path) {
     fail("truncated: " + std::to_string(file_bytes_) + " bytes, shorter than the " +
          std::to_string(kFileHeaderBytes) + "-byte header");
   FileHeader header;
-  read_exactly(&header, sizeof header, 0);
+  read_exactly(&header, sizeof header, std::nullopt);
   if (std::memcmp(header.magic, kTraceMagic, sizeof header.magic) != 0)
     fail("not an allocbench trace (wrong magic)");
   if (header.version != kTraceVersion)
@@ -465,7 +465,7 @@ TraceReader::TraceReader(const std::string& path) : path_(path) {
          " bytes of metadata, the file has " + std::to_string(file_bytes_ - kFileHeaderBytes) +
          " after the header");
   metadata_.resize(header.metadata_bytes);
-  read_exactly(metadata_.data(), metadata_.size(), 0);
+  read_exactly(metadata_.data(), metadata_.size(), std::nullopt);
   if (crc32(metadata_.data(), metadata_.size()) != header.metadata_crc)
     fail("metadata checksum mismatch");
   const std::string problem = metadata_problem(metadata_);
@@ -485,9 +485,11 @@ void TraceReader::fail(uint64_t op_index, const std::string& message) const {
 
 void TraceReader::fail(const std::string& message) const { throw TraceError(path_ + ": " + message); }
 
-void TraceReader::read_exactly(void* data, size_t length, uint64_t op_index) {
-  if (std::fread(data, 1, length, file_) != length)
-    fail(op_index, std::ferror(file_) ? "read failed: " + system_error() : "unexpected end of file");
+void TraceReader::read_exactly(void* data, size_t length, std::optional<uint64_t> op_index) {
+  if (std::fread(data, 1, length, file_) == length) return;
+  const std::string problem = std::ferror(file_) ? "read failed: " + system_error() : "unexpected end of file";
+  if (op_index) fail(*op_index, problem);
+  fail(problem);
 }
 
 void TraceReader::read_trailer() {
@@ -497,7 +499,7 @@ void TraceReader::read_trailer() {
   if (room) {
     if (fseeko(file_, static_cast<off_t>(file_bytes_ - kTrailerBytes), SEEK_SET) != 0)
       fail("cannot seek: " + system_error());
-    read_exactly(&trailer, sizeof trailer, 0);
+    read_exactly(&trailer, sizeof trailer, std::nullopt);
   }
   if (!room || std::memcmp(trailer.magic, kTrailerMagic, sizeof trailer.magic) != 0 ||
       crc32(&trailer, kTrailerCrcSpan) != trailer.trailer_crc)

@@ -35,6 +35,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -150,7 +151,7 @@ class TraceReader {
   [[noreturn]] void fail(const std::string& message) const;
 
  private:
-  void read_exactly(void* data, size_t length, uint64_t op_index);
+  void read_exactly(void* data, size_t length, std::optional<uint64_t> op_index);
   void read_trailer();
   [[noreturn]] void fail_truncated_or_corrupt();
   std::string path_;
