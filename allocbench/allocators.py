@@ -45,11 +45,7 @@ class AllocatorChoice:
     discovered: bool = False  # found by default discovery rather than asked for
 
     def environment(self, base: dict[str, str]) -> dict[str, str]:
-        """The environment of a worker that runs this allocator."""
-        env = {k: v for k, v in base.items() if k not in ("LD_PRELOAD", "PYTHONMALLOC")}
-        if self.preload:
-            env["LD_PRELOAD"] = self.preload
-        return env
+        return worker_environment(base, self.preload)
 
     def to_manifest(self) -> dict:
         return {
@@ -59,6 +55,15 @@ class AllocatorChoice:
             "preload": self.preload,
             "discovered": self.discovered,
         }
+
+
+def worker_environment(base: dict[str, str], preload: str | None) -> dict[str, str]:
+    """The environment of a worker process: the interpreter's default allocators (no
+    PYTHONMALLOC), and LD_PRELOAD only when the allocator is a preloaded library."""
+    env = {k: v for k, v in base.items() if k not in ("LD_PRELOAD", "PYTHONMALLOC")}
+    if preload:
+        env["LD_PRELOAD"] = preload
+    return env
 
 
 def find_library(name: str, search_dirs: tuple[str, ...] = LIBRARY_DIRS) -> str | None:

@@ -14,7 +14,7 @@ import sys
 from allocbench._core import ConfigError
 from allocbench.errors import UsageError
 
-COMMANDS = ["run", "show", "compare", "list", "spec", "generate", "replay", "record", "trace"]
+COMMANDS = ["run", "show", "compare", "report", "list", "spec", "generate", "replay", "record", "trace"]
 
 
 class _Parser(argparse.ArgumentParser):

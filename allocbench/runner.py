@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from allocbench import __version__
-from allocbench.allocators import AllocatorChoice, choose, file_label
+from allocbench.allocators import AllocatorChoice, choose, file_label, worker_environment
 from allocbench.bench_worker import RUNNER_DEFAULTS
 from allocbench.errors import UsageError
 from allocbench.results import ResultsFolder, SCHEMA, atomic_write
@@ -236,11 +236,7 @@ class Runner:
 
     # --- one child process ------------------------------------------------------------
     def _spawn(self, args: list[str], allocator: dict, timeout: float) -> tuple[int | None, str]:
-        env = dict(os.environ)
-        env.pop("PYTHONMALLOC", None)
-        env.pop("LD_PRELOAD", None)
-        if allocator["preload"]:
-            env["LD_PRELOAD"] = allocator["preload"]
+        env = worker_environment(dict(os.environ), allocator["preload"])
         self.child = subprocess.Popen(
             [sys.executable, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             start_new_session=True,

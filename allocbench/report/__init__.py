@@ -1,0 +1,44 @@
+"""`write_report`: the self-contained HTML page of one or more results folders.
+
+Aggregation (aggregate.py) computes every number the page shows; render.py draws and lays
+them out. The page makes no network request: figures are inline SVG, styles are inline, and
+the tidy data is a data: URI.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from allocbench.errors import UsageError
+
+__all__ = ["write_report"]
+
+
+def write_report(result_dirs: list[str | os.PathLike], output_path: str | os.PathLike) -> Path:
+    """Writes the report of `result_dirs` to `output_path` (through a temporary file in the
+    same folder, renamed into place) and returns that path. Raises UsageError for a folder
+    that is not a results folder or an output that cannot be written."""
+    from allocbench.report.aggregate import aggregate
+    from allocbench.report.render import render_html
+
+    output = Path(output_path)
+    try:
+        # Opened before the work, so that an unwritable output fails at once.
+        partial = tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=output.parent, prefix=f".{output.name}.", suffix=".partial", delete=False)
+    except OSError as error:
+        raise UsageError(f"{output}: cannot write the report there: {error.strerror or error}") from None
+    try:
+        html = render_html(aggregate(list(result_dirs)))
+        try:
+            with partial:
+                partial.write(html)
+            os.chmod(partial.name, 0o644)
+            os.replace(partial.name, output)
+        except OSError as error:
+            raise UsageError(f"{output}: cannot write the report there: {error.strerror or error}") from None
+    except BaseException:
+        Path(partial.name).unlink(missing_ok=True)
+        raise
+    return output

@@ -1,0 +1,352 @@
+"""Results folders (docs/results-format.md) in, every figure of fact the report shows out.
+
+Reads one or more folders into tidy pandas tables, each with a `run` column (the folder's
+name), then derives: per workload, each allocator's time relative to the baseline with its
+interval and significance, and its memory; per allocator, the geometric-mean time and the
+memory relative to the baseline; the verdict sentence; the cells that failed; the rounding
+of requested sizes to each pymalloc variant's blocks; one colour per allocator. Nothing here
+draws: render.py only lays these tables out.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.colors import to_hex
+
+from allocbench.errors import UsageError
+from allocbench.report.stats import RelativeTime, geometric_mean_ratio, relative_time
+
+SCHEMA = 1
+METRIC_COLUMNS = ["allocator", "workload", "metric", "value", "unit"]
+TIMELINE_COLUMNS = ["allocator", "workload", "op_index", "live_bytes", "footprint_bytes"]
+SIZE_COLUMNS = ["workload", "size", "count"]
+TIME_METRICS = ["time_mean", "time_stdev", "time_values"]
+# The memory every allocator is measured by in the same way (the process's RSS), and so the
+# one the verdict compares; the allocators' own footprints are not comparable across kinds.
+PEAK_MEMORY = "peak_rss_bytes"
+RETAINED_MEMORY = "retained_rss_bytes"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One results folder: its label in the report and its manifest."""
+
+    label: str
+    path: Path
+    manifest: dict
+
+    @property
+    def command_line(self) -> str:
+        return shlex.join(self.manifest.get("command", []))
+
+
+@dataclass(frozen=True)
+class Report:
+    runs: list[Run]
+    baseline: str
+    allocators: list[str]  # every label, baseline first, then in the manifests' order
+    workloads: list[str]
+    palette: dict[str, str]  # allocator label -> colour, the same in every chart
+    metrics: pd.DataFrame  # run + metrics.csv: the tidy data the page offers for download
+    cells: pd.DataFrame  # run, allocator, workload, time, memory, reason, then wide metrics and relative figures
+    summary: pd.DataFrame  # run, allocator: geometric-mean time and memory relative to the baseline
+    failures: pd.DataFrame  # the cells whose time or memory is not done
+    timelines: pd.DataFrame
+    rounding: pd.DataFrame  # run, allocator, workload, block_size: requests and bytes rounded up
+    verdicts: dict[str, str]  # run label -> one sentence
+
+    def allocators_of(self, run: str) -> list[str]:
+        """The run's allocators, in the report's order."""
+        manifest = next(r.manifest for r in self.runs if r.label == run)
+        mine = {a["label"] for a in manifest["allocators"]}
+        return [a for a in self.allocators if a in mine]
+
+
+def _read_csv(path: Path, columns: list[str], required: bool) -> pd.DataFrame:
+    if not path.is_file():
+        if required:
+            raise UsageError(f"{path.parent}: no {path.name}: not a complete results folder")
+        return pd.DataFrame(columns=columns)
+    try:
+        frame = pd.read_csv(path, dtype={"allocator": str, "workload": str, "metric": str, "unit": str})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise UsageError(f"{path}: not a readable CSV file: {str(error).splitlines()[0]}") from None
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise UsageError(f"{path}: missing column(s) {', '.join(missing)}")
+    return frame[columns]
+
+
+def _read_manifest(folder: Path) -> dict:
+    path = folder / "manifest.json"
+    if not folder.is_dir():
+        raise UsageError(f"{folder}: not a folder")
+    try:
+        manifest = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise UsageError(f"{folder}: not a results folder (no manifest.json)") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise UsageError(f"{path}: not valid JSON: {error}") from None
+    if not isinstance(manifest, dict) or manifest.get("schema") != SCHEMA:
+        schema = manifest.get("schema") if isinstance(manifest, dict) else None
+        raise UsageError(f"{path}: schema {schema!r}, this allocbench reads {SCHEMA}")
+    for key in ("baseline", "allocators", "workloads", "cells"):
+        if key not in manifest:
+            raise UsageError(f"{path}: no '{key}'")
+    return manifest
+
+
+def _labels(folders: list[Path]) -> list[str]:
+    """The folders' names; their parent's name as well where two names clash."""
+    names = [f.name for f in folders]
+    if len(set(names)) == len(names):
+        return names
+    longer = [f"{f.parent.name}/{f.name}" for f in folders]
+    if len(set(longer)) < len(longer):
+        raise UsageError("the same results folder is given twice")
+    return longer
+
+
+def _with_run(frame: pd.DataFrame, label: str) -> pd.DataFrame:
+    return frame.assign(run=label)[["run", *frame.columns]]
+
+
+# seaborn's colour-blind palette, reordered so that the first few allocators (the usual
+# run has four or five) get the colours most easily told apart: orange and vermilion apart.
+COLOURBLIND_ORDER = [0, 1, 2, 4, 3, 5, 9, 7, 6, 8]
+
+
+def _palette(allocators: list[str]) -> dict[str, str]:
+    if len(allocators) <= len(COLOURBLIND_ORDER):
+        colourblind = sns.color_palette("colorblind", len(COLOURBLIND_ORDER))
+        colours = [colourblind[i] for i in COLOURBLIND_ORDER]
+    else:
+        colours = sns.color_palette("husl", len(allocators))
+    return {label: to_hex(colour) for label, colour in zip(allocators, colours)}
+
+
+def _ordered_union(lists: list[list[str]], first: str | None = None) -> list[str]:
+    return list(dict.fromkeys(([first] if first else []) + [item for items in lists for item in items]))
+
+
+def _with_relative_time(cells: pd.DataFrame, baseline: str) -> pd.DataFrame:
+    """Adds the baseline's figures of the same run and workload, and the relative ones."""
+    base = cells.loc[cells["allocator"] == baseline, ["run", "workload", *TIME_METRICS, PEAK_MEMORY, RETAINED_MEMORY]]
+    cells = cells.merge(base, on=["run", "workload"], how="left", suffixes=("", "_base"))
+    relative = [
+        relative_time(r.time_mean, r.time_stdev, int(r.time_values), r.time_mean_base, r.time_stdev_base, int(r.time_values_base))
+        if r.allocator != baseline and not (math.isnan(r.time_mean) or math.isnan(r.time_mean_base))
+        else None
+        for r in cells.itertuples()
+    ]
+    cells["relative_time"] = [r.ratio if r else math.nan for r in relative]
+    cells["relative_time_low"] = [r.low if r else math.nan for r in relative]
+    cells["relative_time_high"] = [r.high if r else math.nan for r in relative]
+    cells["significant"] = pd.array([r.significant if r else pd.NA for r in relative], dtype="boolean")
+    cells.loc[(cells["allocator"] == baseline) & cells["time_mean"].notna(), "relative_time"] = 1.0
+    cells["relative_peak"] = cells[PEAK_MEMORY] / cells[f"{PEAK_MEMORY}_base"]
+    cells["relative_retained"] = cells[RETAINED_MEMORY] / cells[f"{RETAINED_MEMORY}_base"]
+    return cells
+
+
+def _summary(cells: pd.DataFrame, runs: list[Run], allocators: list[str], baseline: str) -> pd.DataFrame:
+    rows = []
+    for run in runs:
+        for allocator in allocators:
+            mine = cells[(cells["run"] == run.label) & (cells["allocator"] == allocator)]
+            if mine.empty:
+                continue
+            timed = mine.dropna(subset=["time_mean", "time_mean_base"])
+            time = (
+                RelativeTime(1.0, math.nan, math.nan, False) if allocator == baseline else geometric_mean_ratio(
+                    timed["time_mean"], timed["time_stdev"], timed["time_values"],
+                    timed["time_mean_base"], timed["time_stdev_base"], timed["time_values_base"],
+                )
+            )
+            # Memory is summed over workloads before dividing: bytes add up, and retained
+            # memory is often zero, where a mean of ratios would be undefined.
+            measured = mine.dropna(subset=[PEAK_MEMORY, f"{PEAK_MEMORY}_base"])
+            rows.append({
+                "run": run.label,
+                "allocator": allocator,
+                "workloads_timed": len(timed),
+                "relative_time": time.ratio,
+                "relative_time_low": time.low,
+                "relative_time_high": time.high,
+                "significant": time.significant,
+                "workloads_measured": len(measured),
+                "relative_peak": _ratio_of_sums(measured[PEAK_MEMORY], measured[f"{PEAK_MEMORY}_base"]),
+                "relative_retained": _ratio_of_sums(measured[RETAINED_MEMORY], measured[f"{RETAINED_MEMORY}_base"]),
+            })
+    return pd.DataFrame(rows)
+
+
+def _ratio_of_sums(values: pd.Series, base: pd.Series) -> float:
+    total = base.sum()
+    return values.sum() / total if len(values) and total > 0 else math.nan
+
+
+def _size_threshold(text: str) -> int:
+    """A byte count from a pymalloc config value: 512, 4K."""
+    multiplier = {"K": 1024, "M": 1024**2}.get(text[-1:].upper(), 1)
+    return int(text[:-1] if multiplier > 1 else text) * multiplier
+
+
+def _rounding(runs: list[Run], sizes: pd.DataFrame) -> pd.DataFrame:
+    """Per pymalloc variant and workload, requests by the block size they round up to.
+
+    pymalloc serves 1..threshold bytes from blocks of ceil(size / alignment) * alignment;
+    0 bytes and anything larger go to the system allocator and are counted at block size 0."""
+    frames = []
+    for run in runs:
+        workload_sizes = sizes[sizes["run"] == run.label]
+        for allocator in run.manifest["allocators"]:
+            config = allocator.get("config", {})
+            if config.get("allocator") != "pymalloc":
+                continue
+            threshold, alignment = _size_threshold(config["threshold"]), _size_threshold(config["alignment"])
+            size = workload_sizes["size"].to_numpy(dtype=np.int64)
+            in_pools = (size >= 1) & (size <= threshold)
+            block = np.where(in_pools, -(-size // alignment) * alignment, 0)
+            count = workload_sizes["count"].to_numpy(dtype=np.int64)
+            frame = pd.DataFrame({
+                "run": run.label,
+                "allocator": allocator["label"],
+                "threshold": threshold,
+                "alignment": alignment,
+                "workload": workload_sizes["workload"].to_numpy(),
+                "block_size": block,
+                "requests": count,
+                "requested_bytes": size * count,
+                "block_bytes": np.where(in_pools, block * count, 0),
+                "lost_bytes": np.where(in_pools, (block - size) * count, 0),
+            })
+            keys = ["run", "allocator", "threshold", "alignment", "workload", "block_size"]
+            frames.append(frame.groupby(keys, as_index=False, sort=False).sum())
+    columns = ["run", "allocator", "threshold", "alignment", "workload", "block_size", "requests", "requested_bytes", "block_bytes", "lost_bytes"]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+
+
+def _pairs(names: list[tuple[str, str]]) -> str:
+    """'a on w1, w2 and b on w3' from (allocator, workload) pairs, in order."""
+    by_allocator: dict[str, list[str]] = {}
+    for allocator, workload in names:
+        by_allocator.setdefault(allocator, []).append(workload)
+    parts = [f"{allocator} on {', '.join(workloads)}" for allocator, workloads in by_allocator.items()]
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _verdict(run: Run, baseline: str, cells: pd.DataFrame, summary: pd.DataFrame) -> str:
+    """One sentence: the fastest allocator (and whether it is significantly ahead of the
+    next), the one with least peak memory, and where time differs insignificantly from the
+    baseline."""
+    mine = summary[summary["run"] == run.label]
+    run_cells = cells[cells["run"] == run.label]
+    clauses = []
+    timed = mine[mine["workloads_timed"] > 0].sort_values("relative_time", kind="stable")
+    if timed.empty:
+        clauses.append("No allocator was timed against the baseline")
+    else:
+        fastest = timed.iloc[0]
+        if fastest["allocator"] == baseline:
+            clause = f"{baseline}, the baseline, was fastest"
+        else:
+            clause = (
+                f"{fastest['allocator']} was fastest at {fastest['relative_time']:.2f}× the time of {baseline} "
+                f"(geometric mean over {fastest['workloads_timed']} workload{'s' if fastest['workloads_timed'] != 1 else ''}, "
+                f"95% interval {fastest['relative_time_low']:.2f}–{fastest['relative_time_high']:.2f})"
+            )
+        if len(timed) > 1:
+            runner_up = timed.iloc[1]["allocator"]
+            ahead = _compare_allocators(run_cells, fastest["allocator"], runner_up)
+            if not ahead.significant:
+                clause += f", not significantly faster than {runner_up}"
+        clauses.append(clause)
+    measured = mine.dropna(subset=["relative_peak"]).sort_values("relative_peak", kind="stable")
+    if not measured.empty:
+        least = measured.iloc[0]
+        if least["allocator"] == baseline:
+            clauses.append(f"{baseline}, the baseline, used least memory (peak RSS)")
+        else:
+            clauses.append(f"{least['allocator']} used least memory at {least['relative_peak']:.2f}× the peak RSS of {baseline}")
+    insignificant = run_cells[run_cells["significant"].eq(False).fillna(False)]
+    if insignificant.empty:
+        if run_cells["significant"].notna().any():
+            clauses.append(f"every time difference from {baseline} is significant at 95%")
+    else:
+        pairs = list(zip(insignificant["allocator"], insignificant["workload"]))
+        clauses.append(f"time differences from {baseline} are not significant for {_pairs(pairs)}")
+    failed = int(run_cells["time"].ne("done").sum() + run_cells["memory"].ne("done").sum())
+    if failed:
+        clauses.append(f"{failed} measurement{'s' if failed != 1 else ''} failed or missing (listed below)")
+    # Allocator labels keep their case, even at the start of the sentence.
+    return "; ".join(clauses) + "."
+
+
+def _compare_allocators(run_cells: pd.DataFrame, first: str, second: str):
+    """The geometric-mean time of `first` relative to `second` over the workloads both ran."""
+    left = run_cells[run_cells["allocator"] == first].set_index("workload")[TIME_METRICS]
+    right = run_cells[run_cells["allocator"] == second].set_index("workload")[TIME_METRICS]
+    both = left.join(right, rsuffix="_other", how="inner").dropna()
+    return geometric_mean_ratio(
+        both["time_mean"], both["time_stdev"], both["time_values"],
+        both["time_mean_other"], both["time_stdev_other"], both["time_values_other"],
+    )
+
+
+def aggregate(folders: list[str | Path]) -> Report:
+    """Reads the folders and computes the report's tables. Raises UsageError for a folder
+    that is not a results folder, or folders with different baselines."""
+    if not folders:
+        raise UsageError("no results folder given")
+    paths = [Path(f) for f in folders]
+    manifests = [_read_manifest(p) for p in paths]
+    runs = [Run(label, path, manifest) for label, path, manifest in zip(_labels([p.resolve() for p in paths]), paths, manifests)]
+    baselines = {run.manifest["baseline"] for run in runs}
+    if len(baselines) > 1:
+        listed = ", ".join(f"{run.label} ({run.manifest['baseline']})" for run in runs)
+        raise UsageError(f"the runs have different baselines: {listed}; compare runs with the same baseline")
+    baseline = baselines.pop()
+
+    metrics = pd.concat([_with_run(_read_csv(r.path / "metrics.csv", METRIC_COLUMNS, True), r.label) for r in runs], ignore_index=True)
+    metrics["value"] = pd.to_numeric(metrics["value"], errors="coerce")
+    timelines = pd.concat([_with_run(_read_csv(r.path / "timelines.csv", TIMELINE_COLUMNS, False), r.label) for r in runs], ignore_index=True)
+    timelines = timelines.astype({c: float for c in ("op_index", "live_bytes", "footprint_bytes")})
+    sizes = pd.concat([_with_run(_read_csv(r.path / "sizes.csv", SIZE_COLUMNS, False), r.label) for r in runs], ignore_index=True)
+
+    allocators = _ordered_union([[a["label"] for a in r.manifest["allocators"]] for r in runs], first=baseline)
+    workloads = _ordered_union([[w["name"] for w in r.manifest["workloads"]] for r in runs])
+    states = pd.DataFrame(
+        [{"run": r.label, **{k: c.get(k) for k in ("allocator", "workload", "time", "memory", "reason")}} for r in runs for c in r.manifest["cells"]],
+        columns=["run", "allocator", "workload", "time", "memory", "reason"],
+    )
+    wide = metrics.pivot_table(index=["run", "allocator", "workload"], columns="metric", values="value", aggfunc="last")
+    cells = states.merge(wide.reset_index(), on=["run", "allocator", "workload"], how="left")
+    for column in [*TIME_METRICS, PEAK_MEMORY, RETAINED_MEMORY]:
+        if column not in cells:
+            cells[column] = math.nan
+    cells = _with_relative_time(cells, baseline)
+    summary = _summary(cells, runs, allocators, baseline)
+    failures = states[(states["time"] != "done") | (states["memory"] != "done")].reset_index(drop=True)
+    return Report(
+        runs=runs,
+        baseline=baseline,
+        allocators=allocators,
+        workloads=workloads,
+        palette=_palette(allocators),
+        metrics=metrics,
+        cells=cells,
+        summary=summary,
+        failures=failures,
+        timelines=timelines,
+        rounding=_rounding(runs, sizes),
+        verdicts={run.label: _verdict(run, baseline, cells, summary) for run in runs},
+    )

@@ -1,0 +1,437 @@
+"""The report's figures, tables and page, from an aggregated Report.
+
+Figures are seaborn on matplotlib.figure.Figure objects (pyplot's global state is never
+touched), saved as SVG with text kept as text, a fixed hash salt per figure and no date, and
+inlined in the page: the same Report gives byte-identical HTML.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import jinja2
+import matplotlib as mpl
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from markupsafe import Markup
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+from allocbench import __version__
+from allocbench.report.aggregate import PEAK_MEMORY, RETAINED_MEMORY, Report
+
+FIGURE_WIDTH = 10.0  # inches: about the width of the page's text column
+NOT_SIGNIFICANT_HATCH = "///"
+LOST_COLOUR = "#3b3b3b"
+FAILED_COLOUR = "#c2413a"
+MISSING = "—"
+TEMPLATES = Path(__file__).with_name("templates")
+
+
+# --- units ----------------------------------------------------------------------------
+def byte_unit(largest: float) -> tuple[float, str]:
+    """The divisor and name of the unit that shows `largest` bytes with a few digits."""
+    for divisor, name in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
+        if largest >= divisor:
+            return divisor, name
+    return 1, "B"
+
+
+def time_unit(typical: float) -> tuple[float, str]:
+    """The divisor and name of the unit that shows `typical` seconds with a few digits."""
+    for divisor, name in ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs")):
+        if typical >= divisor:
+            return divisor, name
+    return 1e-9, "ns"
+
+
+# --- figures --------------------------------------------------------------------------
+def _rc(salt: str) -> dict:
+    return {
+        **sns.axes_style("whitegrid"),
+        **sns.plotting_context("notebook", font_scale=0.85),
+        "svg.fonttype": "none",
+        "svg.hashsalt": salt,
+        "hatch.linewidth": 1.2,
+    }
+
+
+def svg_figure(name: str, height: float, draw: Callable[[Figure], None]) -> Markup:
+    """Draws a figure and returns it as inline SVG. `name` salts its ids, so that several
+    figures in one page never share one."""
+    with mpl.rc_context(_rc(name)):
+        figure = Figure(figsize=(FIGURE_WIDTH, height), layout="constrained")
+        draw(figure)
+        out = io.StringIO()
+        figure.savefig(out, format="svg", metadata={"Date": None})
+    text = out.getvalue()
+    svg = text[text.index("<svg"):]
+    return Markup(svg.replace("<svg ", f'<svg role="img" aria-label="{name}" class="figure" ', 1))
+
+
+def _tint(colour: str, strength: float = 0.25) -> tuple:
+    """The colour mixed into white."""
+    return tuple(1 - strength * (1 - c) for c in mpl.colors.to_rgb(colour))
+
+
+LEGEND_CHARACTER_WIDTH = 0.075  # inches, at the legend's font size
+LEGEND_ENTRY_PADDING = 0.8  # inches: the handle and the space between columns
+
+
+def _legend(figure: Figure, handles: list) -> None:
+    """A legend above the panels, as many columns as the longest label allows, read row by
+    row (matplotlib fills column by column)."""
+    longest = max(len(h.get_label()) for h in handles)
+    columns = max(1, min(len(handles), int((FIGURE_WIDTH - 0.5) // (longest * LEGEND_CHARACTER_WIDTH + LEGEND_ENTRY_PADDING))))
+    ordered = [h for column in range(columns) for h in handles[column::columns]]
+    figure.legend(handles=ordered, loc="outside upper center", ncols=columns, frameon=False)
+
+
+def _allocator_legend(figure: Figure, report: Report, allocators: list[str], extra: list | None = None) -> None:
+    _legend(figure, [Patch(facecolor=report.palette[a], label=a) for a in allocators] + (extra or []))
+
+
+def _run_title(ax, report: Report, run: str, text: str = "") -> None:
+    if len(report.runs) > 1:
+        ax.set_title(f"{run}{': ' + text if text else ''}", fontweight="bold")
+    elif text:
+        ax.set_title(text)
+
+
+def _bar_panel(ax, report: Report, data: pd.DataFrame, value: str, allocators: list[str], unmeasured: pd.DataFrame) -> dict:
+    """Horizontal bars of `value` per workload, one per allocator, and the word "failed" or
+    "missing" where a cell of `unmeasured` has no bar; returns each bar by (workload,
+    allocator)."""
+    sns.barplot(
+        data=data, x=value, y="workload", hue="allocator", order=report.workloads, hue_order=allocators,
+        palette=report.palette, saturation=1, errorbar=None, legend=False, ax=ax, orient="h",
+    )
+    bars = {}
+    # seaborn makes one container per hue level, in hue order; a bar's centre is its
+    # category's position plus the level's offset within the default 0.8 of the category.
+    for allocator, container in zip(allocators, ax.containers):
+        for bar in container:
+            workload = report.workloads[round(bar.get_y() + bar.get_height() / 2)]
+            bars[workload, allocator] = bar
+    slot = 0.8 / len(allocators)
+    for workload, allocator, status in unmeasured[["workload", "allocator", "status"]].itertuples(index=False):
+        if allocator in allocators:
+            centre = report.workloads.index(workload) - 0.4 + (allocators.index(allocator) + 0.5) * slot
+            ax.text(0.01, centre, f"{allocator}: {status}", transform=ax.get_yaxis_transform(), va="center", fontsize=8, color=FAILED_COLOUR)
+    ax.set_ylabel("")
+    return bars
+
+
+def _unmeasured(report: Report, run: str, phase: str) -> pd.DataFrame:
+    cells = report.cells[(report.cells["run"] == run) & (report.cells[phase] != "done")]
+    return cells.assign(status=[f"{phase} {state}" for state in cells[phase]])
+
+
+def time_figure(report: Report) -> Markup:
+    """Per workload, each allocator's time relative to the baseline, with its 95% interval;
+    differences that are not significant are hatched and marked n.s."""
+    others = [a for a in report.allocators if a != report.baseline]
+    runs = [r.label for r in report.runs]
+    rows_per_panel = len(report.workloads) * max(1, max(len(report.allocators_of(run)) - 1 for run in runs))
+
+    def draw(figure: Figure) -> None:
+        axes = figure.subplots(1, len(runs), sharex=True, squeeze=False)[0]
+        timed = report.cells[report.cells["allocator"].isin(others) & report.cells["relative_time"].notna()]
+        right = np.nanmax(timed["relative_time_high"].to_numpy(dtype=float), initial=1.0)
+        for ax, run in zip(axes, runs):
+            data = timed[timed["run"] == run]
+            mine = [a for a in report.allocators_of(run) if a != report.baseline]
+            _run_title(ax, report, run)
+            if not mine:
+                ax.set_axis_off()
+                ax.text(0.5, 0.5, f"only {report.baseline} was run", ha="center", transform=ax.transAxes)
+                continue
+            bars = _bar_panel(ax, report, data, "relative_time", mine, _unmeasured(report, run, "time"))
+            for row in data.itertuples():
+                bar = bars[row.workload, row.allocator]
+                centre = bar.get_y() + bar.get_height() / 2
+                colour = report.palette[row.allocator]
+                if not math.isnan(row.relative_time_low):
+                    ax.errorbar(row.relative_time, centre, xerr=[[row.relative_time - row.relative_time_low], [row.relative_time_high - row.relative_time]],
+                                fmt="none", ecolor="#222222", elinewidth=1, capsize=2.5)
+                label = f"{row.relative_time:.2f}×"
+                if row.significant is not True:
+                    # Opaque: an alpha on the face would fade the hatch drawn over it too.
+                    bar.set_facecolor(_tint(colour))
+                    bar.set_edgecolor(colour)
+                    bar.set_hatch(NOT_SIGNIFICANT_HATCH)
+                    label += " n.s."
+                end = row.relative_time if math.isnan(row.relative_time_high) else row.relative_time_high
+                ax.text(end + right * 0.01, centre, label, va="center", fontsize=8)
+            ax.axvline(1.0, color="#222222", linewidth=1, linestyle="--")
+            ax.set_xlim(0, right * 1.22)
+            ax.set_xlabel(f"time relative to {report.baseline} (lower is faster)")
+        not_significant = Patch(facecolor=_tint("grey"), edgecolor="grey", hatch=NOT_SIGNIFICANT_HATCH, label="not significant at 95% (n.s.)")
+        _allocator_legend(figure, report, others, [not_significant])
+
+    return svg_figure("time relative to the baseline", 1.3 + 0.28 * rows_per_panel, draw)
+
+
+MEMORY_PANELS = [
+    (PEAK_MEMORY, "peak RSS above the empty process"),
+    (RETAINED_MEMORY, "RSS retained after the workload ends"),
+    ("fragmentation", "fragmentation: peak RSS / peak live bytes"),
+]
+
+
+def memory_figure(report: Report) -> Markup:
+    """Per workload and allocator: peak RSS, retained RSS and fragmentation."""
+    runs = [r.label for r in report.runs]
+    rows_per_panel = len(report.workloads) * max(len(report.allocators_of(run)) for run in runs)
+
+    def draw(figure: Figure) -> None:
+        axes = figure.subplots(len(MEMORY_PANELS), len(runs), sharex="row", squeeze=False)
+        for row_axes, (metric, title) in zip(axes, MEMORY_PANELS):
+            values = report.cells.dropna(subset=[metric]) if metric in report.cells else report.cells.iloc[:0]
+            largest = values[metric].max() if len(values) else 0.0
+            divisor, unit = (1, "×") if metric == "fragmentation" else byte_unit(largest)
+            for ax, run in zip(row_axes, runs):
+                data = values[values["run"] == run].assign(shown=lambda f: f[metric] / divisor)
+                _bar_panel(ax, report, data, "shown", report.allocators_of(run), _unmeasured(report, run, "memory"))
+                ax.set_xlabel(f"{title} ({unit})" if unit != "×" else title)
+                _run_title(ax, report, run)
+        _allocator_legend(figure, report, report.allocators)
+
+    return svg_figure("memory per workload", 1.0 + len(MEMORY_PANELS) * (0.5 + 0.22 * rows_per_panel), draw)
+
+
+def _grid(panels: int, runs: int) -> tuple[int, int]:
+    """Rows and columns: one column per run, or two columns for a single run."""
+    columns = runs if runs > 1 else min(2, panels)
+    return max(1, math.ceil(panels / max(columns, 1))), max(columns, 1)
+
+
+def timeline_figure(report: Report) -> Markup:
+    """Footprint (one line per allocator) and live requested bytes against operations, a
+    panel per workload and run; a dot marks each allocator's high-water mark."""
+    runs = [r.label for r in report.runs]
+    panels = [(w, r) for w in report.workloads for r in runs]
+    nrows, ncols = _grid(len(panels), len(runs))
+    timelines = report.timelines
+    largest = np.nanmax(timelines[["live_bytes", "footprint_bytes"]].to_numpy(dtype=float), initial=0.0)
+    divisor, unit = byte_unit(largest)
+
+    def draw(figure: Figure) -> None:
+        axes = figure.subplots(nrows, ncols, squeeze=False).ravel()
+        for ax, (workload, run) in zip(axes, panels):
+            data = timelines[(timelines["workload"] == workload) & (timelines["run"] == run)]
+            data = data.assign(footprint=data["footprint_bytes"] / divisor, live=data["live_bytes"] / divisor)
+            present = [a for a in report.allocators if a in set(data["allocator"])]
+            if present:
+                sns.lineplot(data=data, x="op_index", y="footprint", hue="allocator", hue_order=present, palette=report.palette,
+                             estimator=None, errorbar=None, legend=False, ax=ax, linewidth=1.4)
+                first = data[data["allocator"] == present[0]]
+                ax.plot(first["op_index"], first["live"], color="black", linestyle="--", linewidth=1.1)
+                for allocator in present:
+                    mine = data[data["allocator"] == allocator].dropna(subset=["footprint"])
+                    if len(mine):
+                        peak = mine.loc[mine["footprint"].idxmax()]
+                        ax.plot(peak["op_index"], peak["footprint"], "o", color=report.palette[allocator], markersize=5, markeredgecolor="black", markeredgewidth=0.6)
+            ax.set_title(workload if len(runs) == 1 else f"{workload}: {run}")
+            ax.set_xlabel("operations replayed")
+            ax.set_ylabel(unit)
+            ax.set_ylim(bottom=0)
+        for ax in axes[len(panels):]:
+            ax.set_visible(False)
+        extra = [
+            Line2D([], [], color="black", linestyle="--", label="live requested bytes"),
+            Line2D([], [], color="grey", marker="o", linestyle="none", markeredgecolor="black", label="high-water mark"),
+        ]
+        handles = [Line2D([], [], color=report.palette[a], linewidth=1.6, label=f"{a} footprint") for a in report.allocators]
+        _legend(figure, handles + extra)
+
+    return svg_figure("memory over time", 1.2 + 2.3 * nrows, draw)
+
+
+def size_class_figure(report: Report) -> Markup | None:
+    """For each pymalloc variant and workload: requested bytes per block size, with the
+    bytes lost rounding each request up to its block stacked on top."""
+    rounding = report.rounding[report.rounding["block_size"] > 0]
+    if rounding.empty:
+        return None
+    variants = list(dict.fromkeys(zip(rounding["run"], rounding["allocator"])))
+    panels = [(w, run, allocator) for w in report.workloads for run, allocator in variants
+              if ((rounding["workload"] == w) & (rounding["run"] == run) & (rounding["allocator"] == allocator)).any()]
+    nrows, ncols = _grid(len(panels), len(variants))
+    divisor, unit = byte_unit(rounding["block_bytes"].max())
+
+    def draw(figure: Figure) -> None:
+        axes = figure.subplots(nrows, ncols, squeeze=False).ravel()
+        for ax, (workload, run, allocator) in zip(axes, panels):
+            mine = rounding[(rounding["workload"] == workload) & (rounding["run"] == run) & (rounding["allocator"] == allocator)]
+            alignment, threshold = int(mine["alignment"].iloc[0]), int(mine["threshold"].iloc[0])
+            parts = pd.concat([
+                pd.DataFrame({"block_size": mine["block_size"], "bytes": mine["requested_bytes"] / divisor, "part": "requested"}),
+                pd.DataFrame({"block_size": mine["block_size"], "bytes": mine["lost_bytes"] / divisor, "part": "lost to rounding"}),
+            ])
+            sns.histplot(data=parts, x="block_size", weights="bytes", hue="part", hue_order=["requested", "lost to rounding"],
+                         palette={"requested": report.palette[allocator], "lost to rounding": LOST_COLOUR}, multiple="stack",
+                         binwidth=alignment, binrange=(alignment / 2, threshold + alignment / 2), legend=False, ax=ax, linewidth=0, alpha=1)
+            lost, requested = mine["lost_bytes"].sum(), mine["requested_bytes"].sum()
+            lost_divisor, lost_unit = byte_unit(lost)
+            name = f"{workload}: {allocator}" + (f" ({run})" if len(report.runs) > 1 else "")
+            ax.set_title(f"{name}\n{lost / lost_divisor:.1f} {lost_unit} lost to rounding, {lost / requested:.1%} of requested",
+                         fontsize=8.5)
+            ax.set_xlabel(f"block size (bytes; {alignment} B alignment, {threshold} B threshold)")
+            ax.set_ylabel(unit)
+            ax.set_xlim(0, threshold + alignment)
+        for ax in axes[len(panels):]:
+            ax.set_visible(False)
+        allocators = list(dict.fromkeys(a for _, a in variants))
+        _allocator_legend(figure, report, allocators, [Patch(facecolor=LOST_COLOUR, label="bytes lost to rounding")])
+
+    return svg_figure("size classes", 1.0 + 2.5 * nrows, draw)
+
+
+# --- tables ---------------------------------------------------------------------------
+def _number(value, digits: int = 2, suffix: str = "") -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return MISSING
+    return f"{value:,.{digits}f}{suffix}"
+
+
+def _interval(low: float, high: float) -> str:
+    return MISSING if math.isnan(low) else f"{low:.2f}–{high:.2f}"
+
+
+def _significance(value) -> str:
+    return MISSING if value is pd.NA or value is None else ("yes" if value else "no")
+
+
+TEXT_COLUMNS = ("run", "allocator", "workload", "cell")
+
+
+def _table_html(frame: pd.DataFrame, uuid: str, caption: str, not_significant_column: str | None = None) -> Markup:
+    styler = frame.style.hide(axis="index").set_caption(caption).set_table_attributes('class="numbers"')
+    styler = styler.set_properties(subset=[c for c in frame.columns if c in TEXT_COLUMNS], **{"text-align": "left"})
+    if not_significant_column:
+        styler = styler.map(lambda v: "background-color: #fff3c4" if v == "no" else "", subset=[not_significant_column])
+    return Markup(styler.to_html(table_uuid=uuid))
+
+
+def _run_column(report: Report, frame: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+    if len(report.runs) > 1:
+        frame.insert(0, "run", rows["run"].to_numpy())
+    return frame
+
+
+def summary_table(report: Report) -> Markup:
+    summary = report.summary
+    frame = pd.DataFrame({
+        "allocator": summary["allocator"],
+        f"time × {report.baseline} (geometric mean)": [_number(v, suffix="×") for v in summary["relative_time"]],
+        "95% interval": [_interval(lo, hi) for lo, hi in zip(summary["relative_time_low"], summary["relative_time_high"])],
+        "workloads timed": summary["workloads_timed"],
+        f"peak RSS × {report.baseline}": [_number(v, suffix="×") for v in summary["relative_peak"]],
+        f"retained RSS × {report.baseline}": [_number(v, suffix="×") for v in summary["relative_retained"]],
+        "workloads measured": summary["workloads_measured"],
+    })
+    caption = f"Per allocator, relative to the baseline {report.baseline}: time as the geometric mean over workloads, memory as totals over workloads."
+    return _table_html(_run_column(report, frame, summary), "summary", caption)
+
+
+def _status(row) -> str:
+    if row.time == "done" and row.memory == "done":
+        return "done"
+    return f"time {row.time}, memory {row.memory}" + (f": {row.reason}" if row.reason else "")
+
+
+def numbers_table(report: Report) -> Markup:
+    cells = report.cells
+    time_divisor, time_name = time_unit(cells["time_mean"].median() if cells["time_mean"].notna().any() else 1.0)
+    byte_columns = [(PEAK_MEMORY, "peak RSS"), (RETAINED_MEMORY, "retained RSS"), ("peak_footprint_bytes", "own peak footprint"),
+                    ("retained_footprint_bytes", "own retained footprint"), ("peak_live_bytes", "peak live bytes")]
+    frame = pd.DataFrame({
+        "workload": cells["workload"],
+        "allocator": cells["allocator"],
+        "cell": [_status(r) for r in cells.itertuples()],
+        f"time mean ({time_name})": [_number(v / time_divisor, 3) for v in cells["time_mean"]],
+        f"stdev ({time_name})": [_number(v / time_divisor, 3) for v in cells["time_stdev"]],
+        "values": [_number(v, 0) for v in cells["time_values"]],
+        f"× {report.baseline}": [_number(v, suffix="×") for v in cells["relative_time"]],
+        "95% interval": [_interval(lo, hi) for lo, hi in zip(cells["relative_time_low"], cells["relative_time_high"])],
+        "significant": [_significance(v) for v in cells["significant"]],
+        "ns/op": [_number(v) for v in cells.get("ns_per_op", pd.Series(math.nan, index=cells.index))],
+    })
+    for metric, title in byte_columns:
+        values = cells.get(metric, pd.Series(math.nan, index=cells.index))
+        divisor, unit = byte_unit(values.max() if values.notna().any() else 0)
+        frame[f"{title} ({unit})"] = [_number(v / divisor) for v in values]
+    frame["fragmentation"] = [_number(v) for v in cells.get("fragmentation", pd.Series(math.nan, index=cells.index))]
+    for metric in ("mmap_calls", "munmap_calls", "madvise_calls"):
+        frame[metric.replace("_", " ")] = [_number(v, 0) for v in cells.get(metric, pd.Series(math.nan, index=cells.index))]
+    caption = "Every cell of every run. A dash: not measured (a failed cell, or a figure the allocator does not report)."
+    return _table_html(_run_column(report, frame, cells), "numbers", caption, "significant")
+
+
+def rounding_table(report: Report) -> Markup | None:
+    rounding = report.rounding
+    if rounding.empty:
+        return None
+    in_pools = rounding["block_size"] > 0
+    keys = ["run", "allocator", "workload"]
+    totals = rounding.groupby(keys, sort=False).agg(requests=("requests", "sum"), requested_bytes=("requested_bytes", "sum"), lost_bytes=("lost_bytes", "sum"))
+    pooled = rounding[in_pools].groupby(keys, sort=False).agg(pooled_requests=("requests", "sum"), pooled_bytes=("requested_bytes", "sum"))
+    table = totals.join(pooled).fillna(0).reset_index()
+    frame = pd.DataFrame({
+        "allocator": table["allocator"],
+        "workload": table["workload"],
+        "requests": [f"{int(v):,}" for v in table["requests"]],
+        "served by pools": [f"{p / r:.1%}" if r else MISSING for p, r in zip(table["pooled_requests"], table["requests"])],
+        "requested bytes in pools": [f"{int(v):,}" for v in table["pooled_bytes"]],
+        "bytes lost to rounding": [f"{int(v):,}" for v in table["lost_bytes"]],
+        "lost, % of requested": [f"{lost / b:.1%}" if b else MISSING for lost, b in zip(table["lost_bytes"], table["pooled_bytes"])],
+    })
+    caption = "Requests of 0 bytes or above the threshold go to the system allocator and lose nothing to pymalloc's rounding."
+    return _table_html(_run_column(report, frame, table), "rounding", caption)
+
+
+# --- the page -------------------------------------------------------------------------
+def _csv_data_uri(frame: pd.DataFrame) -> str:
+    return "data:text/csv;base64," + base64.b64encode(frame.to_csv(index=False).encode()).decode()
+
+
+def _run_facts(run) -> dict:
+    manifest = run.manifest
+    return {
+        "label": run.label,
+        "manifest": manifest,
+        "command": run.command_line,
+        "allocators": [
+            {**a, "config_text": ", ".join(f"{k}={v}" for k, v in a.get("config", {}).items())} for a in manifest["allocators"]
+        ],
+        "workloads": [{**w, "source_text": json.dumps(w.get("source", {}), sort_keys=True)} for w in manifest["workloads"]],
+    }
+
+
+def render_html(report: Report) -> str:
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined,
+        trim_blocks=True, lstrip_blocks=True,
+    )
+    return environment.get_template("report.html.j2").render(
+        report=report,
+        version=__version__,
+        runs=[_run_facts(run) for run in report.runs],
+        summary_table=summary_table(report),
+        time_figure=time_figure(report),
+        memory_figure=memory_figure(report),
+        timeline_figure=timeline_figure(report) if len(report.timelines) else None,
+        size_class_figure=size_class_figure(report),
+        rounding_table=rounding_table(report),
+        numbers_table=numbers_table(report),
+        csv_uri=_csv_data_uri(report.metrics),
+        failures=report.failures.to_dict("records"),
+    )
