@@ -45,8 +45,8 @@ class ReplayResult:
     loops: int
     elapsed_seconds: float  # the op loop only, summed over the loops
     ops: dict[str, int]  # by kind, for one pass over the trace
-    played_ops: int
-    skipped_ops: int
+    played_ops: int  # allocs, callocs, reallocs, frees and foreign reallocs (played as allocs)
+    skipped_ops: int  # foreign frees: blocks allocated before the recording started
     peak_live_requested_bytes: int
     peak_live_objects: int
     live_requested_bytes_at_end: int
