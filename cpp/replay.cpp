@@ -16,15 +16,6 @@ Touch parse_touch(std::string_view text) {
   throw ConfigError("touch=" + std::string(text) + ": one of none, first, all");
 }
 
-const char* touch_name(Touch touch) {
-  switch (touch) {
-    case Touch::none: return "none";
-    case Touch::first_byte: return "first";
-    case Touch::whole_block: break;
-  }
-  return "all";
-}
-
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -253,7 +244,8 @@ PassOutcome play_trace(TraceReader& reader, Impl& allocator, std::vector<Slot>& 
   try {
     reader.rewind();
     std::vector<TraceRecord> records;
-    uint64_t next_sample = timeline_every == 0 ? std::numeric_limits<uint64_t>::max() : timeline_every;
+    uint64_t next_sample =
+        timeline_every == 0 ? std::numeric_limits<uint64_t>::max() : timeline_every;
     while (reader.next_chunk(records)) {
       count_ops(records, out.ops);
       const uint64_t first_op = reader.chunk_first_op();
@@ -263,12 +255,15 @@ PassOutcome play_trace(TraceReader& reader, Impl& allocator, std::vector<Slot>& 
             static_cast<size_t>(std::min<uint64_t>(records.size(), next_sample - first_op));
         const Clock::time_point start = Clock::now();
         player.play(records.data() + done, records.data() + stop, first_op + done);
-        out.elapsed_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count();
+        out.elapsed_ns +=
+            std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count();
         done = stop;
         if (first_op + done == next_sample) {
           const std::optional<uint64_t> footprint = allocator.footprint_bytes();
           out.timeline.push_back({next_sample, player.live().bytes, footprint});
-          if (footprint) out.largest_sampled_footprint = std::max(out.largest_sampled_footprint.value_or(0), *footprint);
+          if (footprint)
+            out.largest_sampled_footprint =
+                std::max(out.largest_sampled_footprint.value_or(0), *footprint);
           next_sample += timeline_every;
         }
       }
@@ -324,7 +319,8 @@ ReplayResult replay(TraceReader& reader, Allocator& allocator, const ReplayOptio
         result.figures = allocator.figures();
         result.peak_footprint_bytes = result.final_footprint_bytes;
         if (const std::optional<OwnPeak> own = own_peak_footprint(impl)) {
-          result.peak_footprint_bytes = std::max(result.final_footprint_bytes.value_or(0), own->at_least);
+          result.peak_footprint_bytes =
+              std::max(result.final_footprint_bytes.value_or(0), own->at_least);
           result.peak_footprint_exact = own->exact;
         }
       });

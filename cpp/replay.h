@@ -47,7 +47,6 @@ enum class Touch { none, first_byte, whole_block };
 
 // "none", "first" or "all"; anything else throws ConfigError.
 Touch parse_touch(std::string_view text);
-const char* touch_name(Touch touch);
 
 struct ReplayOptions {
   Touch touch = Touch::none;
