@@ -2,7 +2,8 @@
 settings (PYTHONHASHSEED=0, no bytecode writing, ASLR as `allocbench record` leaves it), the
 minimum wall time of a few repetitions each. The recorded run is the child `allocbench record`
 starts (the bootstrap, hook on), without the CLI's own start-up, which is paid once per
-recording and says nothing about the hook.
+recording and says nothing about the hook; the last column is the whole `allocbench record`
+command, start-up included, for reference.
 
     python benchmarks/record_overhead.py [--repeat 5] [PROGRAM ...]
 
@@ -41,7 +42,7 @@ def main() -> None:
     parser.add_argument("programs", nargs="*", default=workloads.programs())
     args = parser.parse_args()
     environment = dict(os.environ, PYTHONHASHSEED=str(HASH_SEED), PYTHONDONTWRITEBYTECODE="1")
-    print(f"{'program':<20} {'plain s':>8} {'recorded s':>10} {'ratio':>6} {'ops':>10} {'ns/op':>6}")
+    print(f"{'program':<20} {'plain s':>8} {'recorded s':>10} {'ratio':>6} {'ops':>10} {'ns/op':>6} {'cli s':>6}")
     with tempfile.TemporaryDirectory() as folder:
         trace = str(Path(folder) / "t.trace")
         for name in args.programs:
@@ -51,7 +52,9 @@ def main() -> None:
                                  args.repeat, environment)
             ops = Trace(trace).summary["op_count"]
             per_op = (recorded - plain) / ops * 1e9
-            print(f"{name:<20} {plain:8.3f} {recorded:10.3f} {recorded / plain:6.2f} {ops:10,} {per_op:6.1f}")
+            cli = best_time([sys.executable, "-m", "allocbench", "record", "-o", trace, "--", "python", program],
+                            args.repeat, environment)
+            print(f"{name:<20} {plain:8.3f} {recorded:10.3f} {recorded / plain:6.2f} {ops:10,} {per_op:6.1f} {cli:6.3f}")
 
 
 if __name__ == "__main__":
