@@ -295,7 +295,7 @@ def _compare_allocators(run_cells: pd.DataFrame, first: str, second: str):
     """The geometric-mean time of `first` relative to `second` over the workloads both ran."""
     left = run_cells[run_cells["allocator"] == first].set_index("workload")[TIME_METRICS]
     right = run_cells[run_cells["allocator"] == second].set_index("workload")[TIME_METRICS]
-    both = left.join(right, rsuffix="_other", how="inner").dropna()
+    both = left.merge(right, left_index=True, right_index=True, suffixes=("", "_other")).dropna()
     return geometric_mean_ratio(
         both["time_mean"], both["time_stdev"], both["time_values"],
         both["time_mean_other"], both["time_stdev_other"], both["time_values_other"],

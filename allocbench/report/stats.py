@@ -80,7 +80,9 @@ def relative_time(mean: float, stdev: float, n: int, base_mean: float, base_stde
     standard_error = math.sqrt(pooled_variance * (1 / n + 1 / base_n))
     critical = t_critical(df)
     half_width = critical * standard_error / base_mean
-    significant = abs(mean - base_mean) > critical * standard_error
+    difference = abs(mean - base_mean)
+    # pyperf's comparison, >= the critical value; without spread, any difference is real.
+    significant = difference >= critical * standard_error if standard_error > 0 else difference > 0
     return RelativeTime(ratio, ratio - half_width, ratio + half_width, significant)
 
 

@@ -1,0 +1,95 @@
+"""Results folders measured for real, small enough for the report's tests.
+
+The folder is made by the run's own machinery (manifest, results folder, traces, the memory
+pass in a fresh process per cell) except for the timing: pyperf's worker processes would
+take a minute, so each cell's time values are repeated replays in this process, which give
+the mean, median, stdev and count a pyperf run gives. One cell fails for real: its memory
+worker is given a time limit no process can start within, and the run's own code records
+the timeout.
+
+By hand: python tests/report_fixture.py OUT_DIR [ALLOCATOR ...]
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import types
+from pathlib import Path
+
+from allocbench.allocators import choose
+from allocbench.replay import time_replay
+from allocbench.results import ResultsFolder
+from allocbench.runner import Plan, Runner, RunRequest, new_manifest, utc_now
+from allocbench.suites import Suite, Workload
+
+ALLOCATORS = ("cpython", "system", "pymalloc:preset=cpython-3.11", "pymalloc:preset=cpython-3.7")
+WORKLOADS = (
+    Workload("churn", "a live set of 2,000 blocks of 8-512 B, one freed and one allocated per step",
+             generator="churn", params={"live": 2000, "pairs": 20000}, seed=1),
+    Workload("sweep", "every size from 1 to 600 B, eight blocks each, all live, then freed",
+             generator="sweep", params={"max_size": 600, "per_size": 8, "rounds": 1}, seed=1),
+)
+FAILING_CELL = ("system", "sweep")
+# Two runs to compare: every allocator with one failed cell, then a changed pymalloc variant.
+RUNS = {
+    "before": (ALLOCATORS, FAILING_CELL),
+    "after": (("cpython", "system", "pymalloc:preset=cpython-3.11,pool_size=64K"), None),
+}
+VALUES, LOOPS = 6, 4
+CELL_TIMEOUT, IMPOSSIBLE_TIMEOUT = 60.0, 0.01
+
+
+def _timing_rows(allocator: dict, workload: str, trace: Path, ops: int, touch: str) -> list[dict]:
+    time_replay(LOOPS, trace, allocator["spec"], touch)  # warm-up, as pyperf's
+    values = [time_replay(LOOPS, trace, allocator["spec"], touch) / LOOPS for _ in range(VALUES)]
+    mean = statistics.fmean(values)
+    figures = [
+        ("time_mean", mean, "s"),
+        ("time_median", statistics.median(values), "s"),
+        ("time_stdev", statistics.stdev(values), "s"),
+        ("time_values", len(values), "count"),
+        ("ns_per_op", mean * 1e9 / ops, "ns"),
+        ("ops", ops, "count"),
+    ]
+    return [{"allocator": allocator["label"], "workload": workload, "metric": m, "value": v, "unit": u} for m, v, u in figures]
+
+
+def build_results_folder(
+    output: Path, allocators: tuple[str, ...] = ALLOCATORS, failing_cell: tuple[str, str] | None = FAILING_CELL
+) -> Path:
+    """Measures every allocator on every workload into the results folder `output`; the
+    traces are cached beside it, in `traces/`."""
+    suite = Suite("report-fixture", "two tiny generated workloads for the report's tests", WORKLOADS)
+    command = ["python", "tests/report_fixture.py", str(output), *allocators]
+    request = RunRequest(suite=suite.name, allocators=list(allocators), mode="fast", output=output, command=command)
+    plan = Plan(suite=suite, allocators=choose(list(allocators)), baseline="cpython", output=output)
+    folder = ResultsFolder.create(output, new_manifest(plan, request))
+    runner = Runner(folder, output.parent / "traces", progress=types.SimpleNamespace(note=lambda text: None))
+    runner.prepare_traces({w.name: w for w in WORKLOADS})
+    for workload in WORKLOADS:
+        for label in allocators:
+            rows = _timing_rows(runner.allocators[label], workload.name, runner.traces[workload.name], runner.ops[workload.name], runner.touch)
+            folder.put_metrics(label, workload.name, rows)
+            folder.mark(label, workload.name, "time", "done")
+            timeout = IMPOSSIBLE_TIMEOUT if (label, workload.name) == failing_cell else CELL_TIMEOUT
+            runner.memory_cell(label, workload.name, timeout)
+    folder.manifest["status"] = "failed" if folder.failures() else "complete"
+    folder.manifest["finished"] = utc_now()
+    folder.save_manifest()
+    return output
+
+
+_measured: dict[str, Path] = {}
+
+
+def measured(tmp_path_factory, name: str) -> Path:
+    """The results folder RUNS[name], measured once per test session however many test
+    modules ask for it. Tests that change a folder work on a copy."""
+    if name not in _measured:
+        _measured[name] = build_results_folder(tmp_path_factory.getbasetemp() / "report-results" / name, *RUNS[name])
+    return _measured[name]
+
+
+if __name__ == "__main__":
+    print(build_results_folder(Path(sys.argv[1]), tuple(sys.argv[2:]) or ALLOCATORS))
