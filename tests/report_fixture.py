@@ -12,6 +12,7 @@ By hand: python tests/report_fixture.py OUT_DIR [ALLOCATOR ...]
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import sys
 import types
@@ -60,8 +61,17 @@ def build_results_folder(
 ) -> Path:
     """Measures every allocator on every workload into the results folder `output`; the
     traces are cached beside it, in `traces/`."""
+    # The workers run `python -m ...`, which would import a source tree's package (without
+    # its compiled core) from the current folder: they start from the results' folder.
+    output = output.resolve()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.chdir(output.parent):
+        return _measure(output, allocators, failing_cell)
+
+
+def _measure(output: Path, allocators: tuple[str, ...], failing_cell: tuple[str, str] | None) -> Path:
     suite = Suite("report-fixture", "two tiny generated workloads for the report's tests", WORKLOADS)
-    command = ["python", "tests/report_fixture.py", str(output), *allocators]
+    command = ["python", str(Path(__file__).resolve()), str(output), *allocators]
     request = RunRequest(suite=suite.name, allocators=list(allocators), mode="fast", output=output, command=command)
     plan = Plan(suite=suite, allocators=choose(list(allocators)), baseline="cpython", output=output)
     folder = ResultsFolder.create(output, new_manifest(plan, request))

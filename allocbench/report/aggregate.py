@@ -29,6 +29,13 @@ METRIC_COLUMNS = ["allocator", "workload", "metric", "value", "unit"]
 TIMELINE_COLUMNS = ["allocator", "workload", "op_index", "live_bytes", "footprint_bytes"]
 SIZE_COLUMNS = ["workload", "size", "count"]
 TIME_METRICS = ["time_mean", "time_stdev", "time_values"]
+# Every metric of docs/results-format.md: each is a column of Report.cells, empty where no
+# cell measured it (a run whose memory cells all failed has no fragmentation at all).
+METRICS = [
+    "time_mean", "time_median", "time_stdev", "time_values", "ns_per_op", "ops", "peak_live_bytes", "peak_rss_bytes",
+    "retained_rss_bytes", "peak_footprint_bytes", "retained_footprint_bytes", "fragmentation", "mmap_calls",
+    "munmap_calls", "madvise_calls",
+]
 # The memory every allocator is measured by in the same way (the process's RSS), and so the
 # one the verdict compares; the allocators' own footprints are not comparable across kinds.
 PEAK_MEMORY = "peak_rss_bytes"
@@ -330,7 +337,7 @@ def aggregate(folders: list[str | Path]) -> Report:
     )
     wide = metrics.pivot_table(index=["run", "allocator", "workload"], columns="metric", values="value", aggfunc="last")
     cells = states.merge(wide.reset_index(), on=["run", "allocator", "workload"], how="left")
-    for column in [*TIME_METRICS, PEAK_MEMORY, RETAINED_MEMORY]:
+    for column in METRICS:
         if column not in cells:
             cells[column] = math.nan
     cells = _with_relative_time(cells, baseline)

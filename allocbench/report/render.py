@@ -11,6 +11,7 @@ import base64
 import io
 import json
 import math
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -73,6 +74,10 @@ def svg_figure(name: str, height: float, draw: Callable[[Figure], None]) -> Mark
         figure.savefig(out, format="svg", metadata={"Date": None})
     text = out.getvalue()
     svg = text[text.index("<svg"):]
+    # matplotlib numbers some ids per figure (axes_1, patch_1): prefixed, they stay unique
+    # among the page's figures.
+    prefix = re.sub(r"\W+", "-", name) + "-"
+    svg = re.sub(r'(\bid="|url\(#|href="#)', lambda m: m.group(1) + prefix, svg)
     return Markup(svg.replace("<svg ", f'<svg role="img" aria-label="{name}" class="figure" ', 1))
 
 
@@ -194,7 +199,7 @@ def memory_figure(report: Report) -> Markup:
     def draw(figure: Figure) -> None:
         axes = figure.subplots(len(MEMORY_PANELS), len(runs), sharex="row", squeeze=False)
         for row_axes, (metric, title) in zip(axes, MEMORY_PANELS):
-            values = report.cells.dropna(subset=[metric]) if metric in report.cells else report.cells.iloc[:0]
+            values = report.cells.dropna(subset=[metric])
             largest = values[metric].max() if len(values) else 0.0
             divisor, unit = (1, "×") if metric == "fragmentation" else byte_unit(largest)
             for ax, run in zip(row_axes, runs):
@@ -363,15 +368,15 @@ def numbers_table(report: Report) -> Markup:
         f"× {report.baseline}": [_number(v, suffix="×") for v in cells["relative_time"]],
         "95% interval": [_interval(lo, hi) for lo, hi in zip(cells["relative_time_low"], cells["relative_time_high"])],
         "significant": [_significance(v) for v in cells["significant"]],
-        "ns/op": [_number(v) for v in cells.get("ns_per_op", pd.Series(math.nan, index=cells.index))],
+        "ns/op": [_number(v) for v in cells["ns_per_op"]],
     })
     for metric, title in byte_columns:
-        values = cells.get(metric, pd.Series(math.nan, index=cells.index))
+        values = cells[metric]
         divisor, unit = byte_unit(values.max() if values.notna().any() else 0)
         frame[f"{title} ({unit})"] = [_number(v / divisor) for v in values]
-    frame["fragmentation"] = [_number(v) for v in cells.get("fragmentation", pd.Series(math.nan, index=cells.index))]
+    frame["fragmentation"] = [_number(v) for v in cells["fragmentation"]]
     for metric in ("mmap_calls", "munmap_calls", "madvise_calls"):
-        frame[metric.replace("_", " ")] = [_number(v, 0) for v in cells.get(metric, pd.Series(math.nan, index=cells.index))]
+        frame[metric.replace("_", " ")] = [_number(v, 0) for v in cells[metric]]
     caption = "Every cell of every run. A dash: not measured (a failed cell, or a figure the allocator does not report)."
     return _table_html(_run_column(report, frame, cells), "numbers", caption, "significant")
 
