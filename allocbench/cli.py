@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from allocbench._core import ConfigError
@@ -37,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args._run(args)
+    except BrokenPipeError:  # `allocbench ... | head`: the reader has seen enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (ConfigError, UsageError) as error:
         print(f"allocbench {args.command}: {error}", file=sys.stderr)
         return 2

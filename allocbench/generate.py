@@ -25,12 +25,13 @@ def generators() -> list[dict]:
 
 
 def size_mix_path() -> Path:
-    """workloads/size-mix.csv: inside the installed package, or beside it in a source tree."""
-    package = Path(__file__).resolve().parent
-    for workloads in (package / "workloads", package.parent / "workloads"):
-        if (workloads / SIZE_MIX_FILE).is_file():
-            return workloads / SIZE_MIX_FILE
-    raise _core.ConfigError(f"sizes=mix: workloads/{SIZE_MIX_FILE} is missing from this installation")
+    """The shipped workloads/size-mix.csv (imported late: workers import this module)."""
+    from allocbench.workloads import shipped_folder
+
+    path = shipped_folder() / SIZE_MIX_FILE
+    if not path.is_file():
+        raise _core.ConfigError(f"sizes=mix: workloads/{SIZE_MIX_FILE} is missing from this installation")
+    return path
 
 
 def _parameter_text(name: str, value: object) -> str:

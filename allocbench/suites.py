@@ -17,23 +17,7 @@ from pathlib import Path
 
 from allocbench import __version__, _core
 from allocbench.errors import UsageError
-
-PACKAGE = Path(__file__).resolve().parent
-
-
-def workloads_dir() -> Path:
-    """$ALLOCBENCH_WORKLOADS (a folder of your own workloads and suites) if set; else
-    allocbench/workloads in an installed package, or the checkout's top-level folder."""
-    own = os.environ.get("ALLOCBENCH_WORKLOADS")
-    if own:
-        if not (Path(own) / "workloads.toml").is_file():
-            raise UsageError(f"ALLOCBENCH_WORKLOADS={own}: no workloads.toml there")
-        return Path(own)
-    for candidate in (PACKAGE / "workloads", PACKAGE.parent / "workloads"):
-        if (candidate / "workloads.toml").is_file():
-            return candidate
-    raise UsageError("the workloads folder (workloads/workloads.toml) is missing from this installation")
-
+from allocbench.workloads import workloads_folder
 
 @dataclass(frozen=True)
 class Workload:
@@ -101,7 +85,7 @@ def _check_generator(path: Path, name: str, generator: str, params: dict) -> Non
 
 
 def load_workloads(folder: Path | None = None) -> dict[str, Workload]:
-    folder = folder or workloads_dir()
+    folder = folder or workloads_folder()
     path = folder / "workloads.toml"
     table = _read_toml(path)
     workloads = {}
@@ -134,13 +118,13 @@ def load_workloads(folder: Path | None = None) -> dict[str, Workload]:
 
 
 def suite_names(folder: Path | None = None) -> list[str]:
-    folder = folder or workloads_dir()
+    folder = folder or workloads_folder()
     return sorted(p.stem for p in (folder / "suites").glob("*.toml"))
 
 
 def load_suite(name: str, folder: Path | None = None) -> Suite:
     """A suite by name, its includes expanded, each workload once, in declaration order."""
-    folder = folder or workloads_dir()
+    folder = folder or workloads_folder()
     workloads = load_workloads(folder)
     return _load_suite(name, folder, workloads, trail=())
 

@@ -10,6 +10,7 @@ users are safe: each recording goes to a temporary file renamed into place once 
 from __future__ import annotations
 
 import hashlib
+import os
 import platform
 import subprocess
 from pathlib import Path
@@ -22,12 +23,25 @@ from allocbench.trace import Trace, TraceError
 DEFAULT_CACHE = Path("results") / "traces"
 
 
-def workloads_folder() -> Path:
+def shipped_folder() -> Path:
+    """The workloads allocbench ships: allocbench/workloads in an installed wheel (put there by
+    CMakeLists.txt's install rule), the top-level workloads/ of a source checkout."""
     package = Path(allocbench.__file__).parent
     for candidate in (package / "workloads", package.parent / "workloads"):
-        if (candidate / "programs").is_dir():
+        if (candidate / "workloads.toml").is_file():
             return candidate
     raise UsageError(f"no workloads folder beside {package} (is allocbench installed?)")
+
+
+def workloads_folder() -> Path:
+    """$ALLOCBENCH_WORKLOADS (a folder with your own workloads.toml, suites/ and programs/)
+    when set, else the shipped workloads."""
+    own = os.environ.get("ALLOCBENCH_WORKLOADS")
+    if own:
+        if not (Path(own) / "workloads.toml").is_file():
+            raise UsageError(f"ALLOCBENCH_WORKLOADS={own}: no workloads.toml there")
+        return Path(own)
+    return shipped_folder()
 
 
 def programs() -> list[str]:
