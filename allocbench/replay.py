@@ -125,3 +125,9 @@ def time_replay(loops: int, trace_path: str | PathLike, spec: str, touch: str = 
     """Seconds of the op loop for `loops` replays, each against a fresh allocator: the time
     function pyperf's Runner.bench_time_func calls."""
     return _core.replay_loops(loops, fspath(trace_path), spec, touch)
+
+
+def time_harness_only(loops: int, trace_path: str | PathLike, touch: str = "none") -> float:
+    """Seconds of the op loop for `loops` replays with no allocator behind it (every block is
+    one scratch region): the harness's own cost, for benchmarks/harness_cost.py."""
+    return _core.replay_harness_loops(loops, fspath(trace_path), touch)

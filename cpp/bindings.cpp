@@ -334,6 +334,16 @@ void bind_replay(py::module_& m) {
       },
       py::arg("loops"), py::arg("path"), py::arg("spec"), py::arg("touch") = "none",
       "Replays a trace `loops` times, a fresh allocator each time; total op-loop seconds.");
+  m.def(
+      "replay_harness_loops",
+      [](uint64_t loops, const std::string& path, const std::string& touch) {
+        const Touch how = parse_touch(touch);
+        py::gil_scoped_release release;
+        TraceReader reader(path);
+        return replay_harness_only(reader, loops, how);
+      },
+      py::arg("loops"), py::arg("path"), py::arg("touch") = "none",
+      "The replay loop's own op-loop seconds over `loops` passes, with no allocator behind it.");
 
   m.def("generators", [] {
     py::list out;

@@ -6,6 +6,9 @@
 #include <chrono>
 #include <cstring>
 #include <limits>
+#include <new>
+
+#include <sys/mman.h>
 
 namespace allocbench {
 
@@ -297,6 +300,29 @@ std::optional<OwnPeak> own_peak_footprint(const Pymalloc& allocator) {
   return OwnPeak{s.peak_arena_footprint_bytes, s.passthrough_peak_bytes == 0};
 }
 
+// What replay_harness_only plays against: one region of address space as large as any
+// request may be, handed out for every request. Pages come only as the touch writes them.
+class ScratchOnly {
+ public:
+  ScratchOnly()
+      : region_(mmap(nullptr, kAbsurdRequestBytes, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)) {
+    if (region_ == MAP_FAILED) throw std::bad_alloc();
+  }
+  ~ScratchOnly() { munmap(region_, kAbsurdRequestBytes); }
+  ScratchOnly(const ScratchOnly&) = delete;
+  ScratchOnly& operator=(const ScratchOnly&) = delete;
+
+  void* allocate(size_t) { return region_; }
+  void* callocate(size_t, size_t) { return region_; }
+  void* reallocate(void*, size_t, size_t) { return region_; }
+  void deallocate(void*, size_t) {}
+  std::optional<uint64_t> footprint_bytes() const { return std::nullopt; }
+
+ private:
+  void* region_;
+};
+
 template <class F>
 decltype(auto) with_touch(Touch touch, F&& f) {
   switch (touch) {
@@ -305,6 +331,21 @@ decltype(auto) with_touch(Touch touch, F&& f) {
     case Touch::whole_block: break;
   }
   return f.template operator()<Touch::whole_block>();
+}
+
+// Op-loop seconds of `loops` passes; each pass plays against the allocator that
+// `with_allocator` hands to the function it is given.
+template <class WithAllocator>
+double time_passes(TraceReader& reader, uint64_t loops, Touch touch, WithAllocator&& with_allocator) {
+  int64_t total_ns = 0;
+  std::vector<Slot> slots;
+  const auto play = [&](auto& impl) {
+    return with_touch(touch, [&]<Touch t>() {
+      return play_trace<t>(reader, impl, slots, 0, [] {}).elapsed_ns;
+    });
+  };
+  for (uint64_t loop = 0; loop < loops; ++loop) total_ns += with_allocator(play);
+  return static_cast<double>(total_ns) * 1e-9;
 }
 
 }  // namespace
@@ -340,17 +381,15 @@ ReplayResult replay(TraceReader& reader, Allocator& allocator, const ReplayOptio
 }
 
 double replay_loops(TraceReader& reader, const AllocatorSpec& spec, uint64_t loops, Touch touch) {
-  int64_t total_ns = 0;
-  std::vector<Slot> slots;
-  for (uint64_t loop = 0; loop < loops; ++loop) {
+  return time_passes(reader, loops, touch, [&](const auto& play) {
     const std::unique_ptr<Allocator> allocator = make_allocator(spec);
-    total_ns += visit(*allocator, [&](auto& impl) {
-      return with_touch(touch, [&]<Touch t>() {
-        return play_trace<t>(reader, impl, slots, 0, [] {}).elapsed_ns;
-      });
-    });
-  }
-  return static_cast<double>(total_ns) * 1e-9;
+    return visit(*allocator, play);
+  });
+}
+
+double replay_harness_only(TraceReader& reader, uint64_t loops, Touch touch) {
+  ScratchOnly scratch;
+  return time_passes(reader, loops, touch, [&](const auto& play) { return play(scratch); });
 }
 
 }  // namespace allocbench

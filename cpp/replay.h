@@ -96,4 +96,9 @@ ReplayResult replay(TraceReader& reader, Allocator& allocator, const ReplayOptio
 // returns the op-loop seconds summed over all loops (what pyperf's time functions expect).
 double replay_loops(TraceReader& reader, const AllocatorSpec& spec, uint64_t loops, Touch touch);
 
+// The same as replay_loops with no allocator at all: every request gets one scratch region,
+// nothing is reused or given back. Not an allocator (all blocks alias): it measures the
+// harness alone (id table, dispatch, checks, touch) for benchmarks/harness_cost.py.
+double replay_harness_only(TraceReader& reader, uint64_t loops, Touch touch);
+
 }  // namespace allocbench

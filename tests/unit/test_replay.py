@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import allocbench
-from allocbench.replay import time_replay
+from allocbench.replay import time_harness_only, time_replay
 from allocbench.trace import TraceError, summarise, write_trace
 from test_generators import SMALL
 
@@ -233,3 +233,11 @@ def test_bad_spec_and_options_are_config_errors(traces):
         allocbench.replay(traces["churn"], "floor", loops=0)
     with pytest.raises(allocbench.ConfigError, match="touch=most"):
         time_replay(1, traces["churn"], "floor", "most")
+
+
+def test_the_harness_alone_plays_the_trace_and_checks_it(traces, tmp_path):
+    assert time_harness_only(2, traces["list-growth"], "all") > 0
+    path = tmp_path / "bad.abt"
+    write_trace(path, [("alloc", "obj", 0, 16, 0), ("free", "obj", 0, 0, 0), ("free", "obj", 0, 0, 0)], META)
+    with pytest.raises(TraceError, match=r": op 2: double free of id 0$"):
+        time_harness_only(1, path)
