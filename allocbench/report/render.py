@@ -24,6 +24,7 @@ from markupsafe import Markup
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.ticker import EngFormatter
 
 from allocbench import __version__
 from allocbench.report.aggregate import PEAK_MEMORY, RETAINED_MEMORY, Report
@@ -103,11 +104,10 @@ def _allocator_legend(figure: Figure, report: Report, allocators: list[str], ext
     _legend(figure, [Patch(facecolor=report.palette[a], label=a) for a in allocators] + (extra or []))
 
 
-def _run_title(ax, report: Report, run: str, text: str = "") -> None:
+def _run_title(ax, report: Report, run: str) -> None:
+    """Names the panel's run where runs stand side by side."""
     if len(report.runs) > 1:
-        ax.set_title(f"{run}{': ' + text if text else ''}", fontweight="bold")
-    elif text:
-        ax.set_title(text)
+        ax.set_title(run, fontweight="bold")
 
 
 def _bar_panel(ax, report: Report, data: pd.DataFrame, value: str, allocators: list[str], unmeasured: pd.DataFrame) -> dict:
@@ -152,6 +152,7 @@ def time_figure(report: Report) -> Markup:
         right = np.nanmax(timed["relative_time_high"].to_numpy(dtype=float), initial=1.0)
         for ax, run in zip(axes, runs):
             data = timed[timed["run"] == run]
+            data = data.assign(shown_significant=data["significant"].fillna(False).astype(bool))
             mine = [a for a in report.allocators_of(run) if a != report.baseline]
             _run_title(ax, report, run)
             if not mine:
@@ -167,27 +168,32 @@ def time_figure(report: Report) -> Markup:
                     ax.errorbar(row.relative_time, centre, xerr=[[row.relative_time - row.relative_time_low], [row.relative_time_high - row.relative_time]],
                                 fmt="none", ecolor="#222222", elinewidth=1, capsize=2.5)
                 label = f"{row.relative_time:.2f}×"
-                if row.significant is not True:
+                if not row.shown_significant:
                     # Opaque: an alpha on the face would fade the hatch drawn over it too.
                     bar.set_facecolor(_tint(colour))
                     bar.set_edgecolor(colour)
                     bar.set_hatch(NOT_SIGNIFICANT_HATCH)
                     label += " n.s."
-                end = row.relative_time if math.isnan(row.relative_time_high) else row.relative_time_high
-                ax.text(end + right * 0.01, centre, label, va="center", fontsize=8)
+                # In a column of their own, right of every bar and interval: never on a line.
+                ax.text(right * 1.03, centre, label, va="center", fontsize=8)
+            baseline_unmeasured = _unmeasured(report, run, "time")
+            baseline_unmeasured = baseline_unmeasured[baseline_unmeasured["allocator"] == report.baseline]
+            for workload, status in zip(baseline_unmeasured["workload"], baseline_unmeasured["status"]):
+                ax.text(0.01, report.workloads.index(workload), f"{report.baseline} (the baseline): {status}, so no relative times",
+                        transform=ax.get_yaxis_transform(), va="center", fontsize=8, color=FAILED_COLOUR)
             ax.axvline(1.0, color="#222222", linewidth=1, linestyle="--")
-            ax.set_xlim(0, right * 1.22)
+            ax.set_xlim(0, right * 1.2)
             ax.set_xlabel(f"time relative to {report.baseline} (lower is faster)")
         not_significant = Patch(facecolor=_tint("grey"), edgecolor="grey", hatch=NOT_SIGNIFICANT_HATCH, label="not significant at 95% (n.s.)")
         _allocator_legend(figure, report, others, [not_significant])
 
-    return svg_figure("time relative to the baseline", 1.3 + 0.28 * rows_per_panel, draw)
+    return svg_figure("time relative to the baseline", 1.3 + 0.2 * rows_per_panel, draw)
 
 
 MEMORY_PANELS = [
-    (PEAK_MEMORY, "peak RSS above the empty process"),
-    (RETAINED_MEMORY, "RSS retained after the workload ends"),
-    ("fragmentation", "fragmentation: peak RSS / peak live bytes"),
+    (PEAK_MEMORY, "peak RSS"),
+    (RETAINED_MEMORY, "retained RSS"),
+    ("fragmentation", "fragmentation"),
 ]
 
 
@@ -197,25 +203,34 @@ def memory_figure(report: Report) -> Markup:
     rows_per_panel = len(report.workloads) * max(len(report.allocators_of(run)) for run in runs)
 
     def draw(figure: Figure) -> None:
-        axes = figure.subplots(len(MEMORY_PANELS), len(runs), sharex="row", squeeze=False)
-        for row_axes, (metric, title) in zip(axes, MEMORY_PANELS):
+        # A column per metric, workloads shared along each row; a row per run.
+        axes = figure.subplots(len(runs), len(MEMORY_PANELS), sharex="col", sharey="row", squeeze=False)
+        for column, (metric, title) in enumerate(MEMORY_PANELS):
             values = report.cells.dropna(subset=[metric])
             largest = values[metric].max() if len(values) else 0.0
-            divisor, unit = (1, "×") if metric == "fragmentation" else byte_unit(largest)
-            for ax, run in zip(row_axes, runs):
+            divisor, unit = (1, "peak RSS / peak live") if metric == "fragmentation" else byte_unit(largest)
+            for ax, run in zip(axes[:, column], runs):
                 data = values[values["run"] == run].assign(shown=lambda f: f[metric] / divisor)
                 _bar_panel(ax, report, data, "shown", report.allocators_of(run), _unmeasured(report, run, "memory"))
-                ax.set_xlabel(f"{title} ({unit})" if unit != "×" else title)
+                ax.set_xlabel(f"{title} ({unit})")
                 _run_title(ax, report, run)
         _allocator_legend(figure, report, report.allocators)
 
-    return svg_figure("memory per workload", 1.0 + len(MEMORY_PANELS) * (0.5 + 0.22 * rows_per_panel), draw)
+    return svg_figure("memory per workload", 1.2 + len(runs) * (0.6 + 0.13 * rows_per_panel), draw)
 
 
 def _grid(panels: int, runs: int) -> tuple[int, int]:
     """Rows and columns: one column per run, or two columns for a single run."""
     columns = runs if runs > 1 else min(2, panels)
     return max(1, math.ceil(panels / max(columns, 1))), max(columns, 1)
+
+
+def allocators_without_footprint(report: Report) -> list[str]:
+    """Allocators with a timeline but no footprint of their own in it (preloaded libraries
+    that glibc's mallinfo2 cannot see into)."""
+    timelines = report.timelines
+    reported = set(timelines.loc[timelines["footprint_bytes"].notna(), "allocator"])
+    return [a for a in report.allocators if a in set(timelines["allocator"]) and a not in reported]
 
 
 def timeline_figure(report: Report) -> Markup:
@@ -246,6 +261,7 @@ def timeline_figure(report: Report) -> Markup:
                         ax.plot(peak["op_index"], peak["footprint"], "o", color=report.palette[allocator], markersize=5, markeredgecolor="black", markeredgewidth=0.6)
             ax.set_title(workload if len(runs) == 1 else f"{workload}: {run}")
             ax.set_xlabel("operations replayed")
+            ax.xaxis.set_major_formatter(EngFormatter(sep=""))
             ax.set_ylabel(unit)
             ax.set_ylim(bottom=0)
         for ax in axes[len(panels):]:
@@ -254,7 +270,8 @@ def timeline_figure(report: Report) -> Markup:
             Line2D([], [], color="black", linestyle="--", label="live requested bytes"),
             Line2D([], [], color="grey", marker="o", linestyle="none", markeredgecolor="black", label="high-water mark"),
         ]
-        handles = [Line2D([], [], color=report.palette[a], linewidth=1.6, label=f"{a} footprint") for a in report.allocators]
+        drawn = [a for a in report.allocators if a not in allocators_without_footprint(report)]
+        handles = [Line2D([], [], color=report.palette[a], linewidth=1.6, label=f"{a} footprint") for a in drawn]
         _legend(figure, handles + extra)
 
     return svg_figure("memory over time", 1.2 + 2.3 * nrows, draw)
@@ -281,7 +298,8 @@ def size_class_figure(report: Report) -> Markup | None:
                 pd.DataFrame({"block_size": mine["block_size"], "bytes": mine["requested_bytes"] / divisor, "part": "requested"}),
                 pd.DataFrame({"block_size": mine["block_size"], "bytes": mine["lost_bytes"] / divisor, "part": "lost to rounding"}),
             ])
-            sns.histplot(data=parts, x="block_size", weights="bytes", hue="part", hue_order=["requested", "lost to rounding"],
+            # seaborn stacks the first hue level on top: the loss sits on the requested bytes.
+            sns.histplot(data=parts, x="block_size", weights="bytes", hue="part", hue_order=["lost to rounding", "requested"],
                          palette={"requested": report.palette[allocator], "lost to rounding": LOST_COLOUR}, multiple="stack",
                          binwidth=alignment, binrange=(alignment / 2, threshold + alignment / 2), legend=False, ax=ax, linewidth=0, alpha=1)
             lost, requested = mine["lost_bytes"].sum(), mine["requested_bytes"].sum()
@@ -321,6 +339,8 @@ TEXT_COLUMNS = ("run", "allocator", "workload", "cell")
 def _table_html(frame: pd.DataFrame, uuid: str, caption: str, not_significant_column: str | None = None) -> Markup:
     styler = frame.style.hide(axis="index").set_caption(caption).set_table_attributes('class="numbers"')
     styler = styler.set_properties(subset=[c for c in frame.columns if c in TEXT_COLUMNS], **{"text-align": "left"})
+    if "cell" in frame.columns:  # a failure's reason: wrapped rather than widening the table
+        styler = styler.set_properties(subset=["cell"], **{"white-space": "normal", "min-width": "14em"})
     if not_significant_column:
         styler = styler.map(lambda v: "background-color: #fff3c4" if v == "no" else "", subset=[not_significant_column])
     return Markup(styler.to_html(table_uuid=uuid))
@@ -434,6 +454,7 @@ def render_html(report: Report) -> str:
         time_figure=time_figure(report),
         memory_figure=memory_figure(report),
         timeline_figure=timeline_figure(report) if len(report.timelines) else None,
+        without_footprint=allocators_without_footprint(report),
         size_class_figure=size_class_figure(report),
         rounding_table=rounding_table(report),
         numbers_table=numbers_table(report),

@@ -17,6 +17,8 @@ import pytest
 import report_fixture
 from report_fixture import FAILING_CELL, measured
 
+from allocbench.report.aggregate import aggregate
+
 pytestmark = pytest.mark.integration
 
 SECTIONS = ["run", "verdict", "failures", "workloads", "timelines", "size-classes", "numbers", "glossary"]
@@ -76,6 +78,16 @@ def test_figures_are_inline_svg_with_text_no_date_and_unique_ids(page):
     assert html.count("<text") > 100  # svg.fonttype none: labels stay text
     ids = re.findall(r'\sid="([^"]+)"', html)
     assert len(ids) == len(set(ids))
+
+
+def test_time_bars_say_n_s_exactly_where_the_difference_is_not_significant(page, folders):
+    html = page.read_text()
+    time_figure = html[html.index('aria-label="time relative to the baseline"'):html.index('aria-label="memory per workload"')]
+    labels = re.findall(r">\s*(\d+\.\d\d×(?: n\.s\.)?)\s*<", time_figure)
+    cells = aggregate(list(folders)).cells.dropna(subset=["significant"])
+    expected = [f"{r.relative_time:.2f}×" + ("" if r.significant else " n.s.") for r in cells.itertuples()]
+    assert sorted(labels) == sorted(expected)
+    assert cells["significant"].any()  # pymalloc's model is several times cpython's time on sweep
 
 
 def test_nothing_is_fetched_from_anywhere(page):
