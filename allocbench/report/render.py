@@ -107,7 +107,7 @@ def _allocator_legend(figure: Figure, report: Report, allocators: list[str], ext
 def _run_title(ax, report: Report, run: str) -> None:
     """Names the panel's run where runs stand side by side."""
     if len(report.runs) > 1:
-        ax.set_title(run, fontweight="bold")
+        ax.set_title(run, fontweight="bold", loc="left")
 
 
 def _bar_panel(ax, report: Report, data: pd.DataFrame, value: str, allocators: list[str], unmeasured: pd.DataFrame) -> dict:
@@ -213,7 +213,8 @@ def memory_figure(report: Report) -> Markup:
                 data = values[values["run"] == run].assign(shown=lambda f: f[metric] / divisor)
                 _bar_panel(ax, report, data, "shown", report.allocators_of(run), _unmeasured(report, run, "memory"))
                 ax.set_xlabel(f"{title} ({unit})")
-                _run_title(ax, report, run)
+                if column == 0:  # the run names its row once
+                    _run_title(ax, report, run)
         _allocator_legend(figure, report, report.allocators)
 
     return svg_figure("memory per workload", 1.2 + len(runs) * (0.6 + 0.13 * rows_per_panel), draw)
@@ -304,10 +305,9 @@ def size_class_figure(report: Report) -> Markup | None:
                          binwidth=alignment, binrange=(alignment / 2, threshold + alignment / 2), legend=False, ax=ax, linewidth=0, alpha=1)
             lost, requested = mine["lost_bytes"].sum(), mine["requested_bytes"].sum()
             lost_divisor, lost_unit = byte_unit(lost)
-            name = f"{workload}: {allocator}" + (f" ({run})" if len(report.runs) > 1 else "")
-            ax.set_title(f"{name}\n{lost / lost_divisor:.1f} {lost_unit} lost to rounding, {lost / requested:.1%} of requested",
-                         fontsize=8.5)
-            ax.set_xlabel(f"block size (bytes; {alignment} B alignment, {threshold} B threshold)")
+            workload_name = workload + (f" ({run})" if len(report.runs) > 1 else "")
+            ax.set_title(f"{workload_name}\n{allocator}\n{lost / lost_divisor:.1f} {lost_unit} lost to rounding ({lost / requested:.1%})", fontsize=8)
+            ax.set_xlabel(f"block size (bytes): {alignment} B steps up to {threshold}")
             ax.set_ylabel(unit)
             ax.set_xlim(0, threshold + alignment)
         for ax in axes[len(panels):]:
@@ -315,7 +315,7 @@ def size_class_figure(report: Report) -> Markup | None:
         allocators = list(dict.fromkeys(a for _, a in variants))
         _allocator_legend(figure, report, allocators, [Patch(facecolor=LOST_COLOUR, label="bytes lost to rounding")])
 
-    return svg_figure("size classes", 1.0 + 2.5 * nrows, draw)
+    return svg_figure("size classes", 1.0 + 2.8 * nrows, draw)
 
 
 # --- tables ---------------------------------------------------------------------------
