@@ -267,11 +267,12 @@ void bind_replay(py::module_& m) {
     const auto optional_int = [](const std::optional<uint64_t>& v) -> py::object {
       return v ? py::object(py::int_(*v)) : py::object(py::none());
     };
-    py::list op_index, live_bytes, footprint;
+    py::list op_index, live_bytes, footprint, rss;
     for (const TimelineSample& s : r.timeline) {
       op_index.append(s.op_index);
       live_bytes.append(s.live_requested_bytes);
       footprint.append(optional_int(s.footprint_bytes));
+      rss.append(optional_int(s.rss_bytes));
     }
     return py::dict(
         py::arg("elapsed_seconds") = r.elapsed_seconds,
@@ -287,10 +288,12 @@ void bind_replay(py::module_& m) {
         py::arg("final_footprint_bytes") = optional_int(r.final_footprint_bytes),
         py::arg("peak_footprint_bytes") = optional_int(r.peak_footprint_bytes),
         py::arg("peak_footprint_exact") = r.peak_footprint_exact,
+        py::arg("rss_bytes_at_end") = optional_int(r.rss_bytes_at_end),
         py::arg("figures") = figures_to_dict(r.figures),
         py::arg("timeline") = py::dict(py::arg("op_index") = op_index,
                                        py::arg("live_requested_bytes") = live_bytes,
-                                       py::arg("footprint_bytes") = footprint));
+                                       py::arg("footprint_bytes") = footprint,
+                                       py::arg("rss_bytes") = rss));
   };
   // The interpreter's allocator must be called with the GIL held; the others run without it.
   const auto play = [](const std::string& path, Allocator& allocator, const ReplayOptions& options) {

@@ -5,6 +5,7 @@
 #include <malloc.h>
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -94,7 +95,7 @@ std::string SystemMalloc::is_valid() const {
   return requested_.live_bytes <= requested_.peak_bytes ? "" : "live requested bytes above peak";
 }
 
-FloorAllocator::FloorAllocator() : free_(kLargest / kGranule, nullptr) {
+FloorAllocator::FloorAllocator() : free_(kLargest / kGranule) {
   void* p = mmap(nullptr, kFloorReserve, PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED) throw std::bad_alloc();
@@ -151,6 +152,12 @@ void* FloorAllocator::callocate(size_t count, size_t size) {
   return p;
 }
 
+std::optional<uint64_t> FloorAllocator::footprint_bytes() const {
+  uint64_t stacks = 0;
+  for (const std::vector<char*>& stack : free_) stacks += stack.capacity() * sizeof(char*);
+  return static_cast<uint64_t>(bump_ - base_) + large_.live_bytes + stacks;
+}
+
 Figures FloorAllocator::figures() const {
   Figures f;
   f.add("live_requested_bytes", requested_.live_bytes);
@@ -170,15 +177,16 @@ std::string FloorAllocator::debug_malloc_stats() const {
 
 std::string FloorAllocator::is_valid() const {
   if (requested_.live_bytes > requested_.peak_bytes) return "live requested bytes above peak";
-  const size_t limit = static_cast<size_t>(bump_ - base_) / kGranule + 1;
+  std::vector<char*> all;
   for (size_t cls = 0; cls < free_.size(); ++cls) {
-    size_t length = 0;
-    for (const char* b = free_[cls]; b != nullptr; b = *reinterpret_cast<char* const*>(b)) {
+    for (char* b : free_[cls]) {
       if (!owns(b) || (b - base_) % kGranule != 0)
         return "floor class " + std::to_string(cls) + ": free block outside the region";
-      if (++length > limit) return "floor class " + std::to_string(cls) + ": free list cycle";
+      all.push_back(b);
     }
   }
+  std::sort(all.begin(), all.end());
+  if (std::adjacent_find(all.begin(), all.end()) != all.end()) return "floor: a block freed twice";
   return "";
 }
 

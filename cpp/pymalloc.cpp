@@ -29,6 +29,7 @@ void* Pymalloc::passthrough_allocate(size_t n) {
   ++passthrough_calls_;
   passthrough_.add(n);
   requested_.add(n);
+  note_footprint();
   return p;
 }
 
@@ -90,6 +91,7 @@ ArenaObject* Pymalloc::new_arena() {
   ++arenas_current_;
   ++arenas_allocated_total_;
   arenas_peak_ = std::max(arenas_peak_, arenas_current_);
+  note_footprint();
   return arena;
 }
 
@@ -166,6 +168,7 @@ void* Pymalloc::allocate_from_new_pool(uint32_t cls) {
     if (config_.pool_purge != PoolPurge::none) {
       // The purged pages may read back as zeros: nothing in the header can be trusted.
       os_.unpurge(config_.pool_size);
+      note_footprint();
       pool->arena_index = arena->index;
     } else {
       reinitialise = pool->size_class != cls;
@@ -270,6 +273,7 @@ void* Pymalloc::reallocate(void* p, size_t old_n, size_t n) {
     ++passthrough_calls_;
     passthrough_.resize(old_n, n);
     requested_.resize(old_n, n);
+    note_footprint();
     return q;
   }
   PoolHeader* pool = pool_of(p);
@@ -298,6 +302,7 @@ void* Pymalloc::callocate(size_t count, size_t size) {
     ++passthrough_calls_;
     passthrough_.add(n);
     requested_.add(n);
+    note_footprint();
     return p;
   }
   void* p = allocate(n);
@@ -342,7 +347,8 @@ PymallocStats Pymalloc::stats() const {
   s.bytes_purged_current = os.bytes_purged_current;
   s.arena_footprint_bytes = os.bytes_mapped - os.bytes_purged_current;
   s.peak_arena_footprint_bytes = os.peak_footprint;
-  s.footprint_bytes = *footprint_bytes();
+  s.footprint_bytes = current_footprint();
+  s.peak_footprint_bytes = peak_footprint_;
   s.arena_map_bytes = map_.node_bytes();
 
   s.classes.resize(classes_.count());

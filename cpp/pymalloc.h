@@ -76,11 +76,11 @@ class Pymalloc {
   // True if and only if p lies inside one of this allocator's arenas.
   bool owns(const void* p) const { return map_.contains(p); }
 
-  // Bytes held from the layers below: arenas (less purged pools) plus pass-through blocks.
-  std::optional<uint64_t> footprint_bytes() const {
-    const OsCounters& os = os_.counters();
-    return os.bytes_mapped - os.bytes_purged_current + passthrough_.live_bytes;
-  }
+  // Bytes held from the layers below: arenas (less purged pools) plus pass-through blocks
+  // (their requested bytes: what system malloc was asked for).
+  std::optional<uint64_t> footprint_bytes() const { return current_footprint(); }
+  // Exact: noted at every event that can raise the footprint.
+  uint64_t peak_footprint_bytes() const { return peak_footprint_; }
   PymallocStats stats() const;
   // Empty when every invariant in the comment above holds, else the first that does not.
   std::string is_valid() const;
@@ -88,6 +88,14 @@ class Pymalloc {
  private:
   PoolHeader* pool_of(const void* p) const {
     return reinterpret_cast<PoolHeader*>(reinterpret_cast<uintptr_t>(p) & pool_mask_);
+  }
+  uint64_t current_footprint() const {
+    const OsCounters& os = os_.counters();
+    return os.bytes_mapped - os.bytes_purged_current + passthrough_.live_bytes;
+  }
+  void note_footprint() {
+    const uint64_t now = current_footprint();
+    if (now > peak_footprint_) peak_footprint_ = now;
   }
   void note_block_bytes(uint64_t bytes) {
     live_block_bytes_ += bytes;
@@ -134,6 +142,7 @@ class Pymalloc {
   uint64_t arenas_peak_ = 0;
   uint64_t arenas_allocated_total_ = 0;
   uint64_t empty_arenas_retained_ = 0;
+  uint64_t peak_footprint_ = 0;
 };
 
 inline void* Pymalloc::allocate(size_t n) {

@@ -2,13 +2,15 @@
 // does and the invariants.
 #include "replay.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <new>
-
-#include <sys/mman.h>
 
 namespace allocbench {
 
@@ -263,7 +265,7 @@ PassOutcome play_trace(TraceReader& reader, Impl& allocator, std::vector<Slot>& 
         done = stop;
         if (first_op + done == next_sample) {
           const std::optional<uint64_t> footprint = allocator.footprint_bytes();
-          out.timeline.push_back({next_sample, player.live().bytes, footprint});
+          out.timeline.push_back({next_sample, player.live().bytes, footprint, process_rss_bytes()});
           if (footprint)
             out.largest_sampled_footprint =
                 std::max(out.largest_sampled_footprint.value_or(0), *footprint);
@@ -293,11 +295,10 @@ std::optional<OwnPeak> own_peak_footprint(const Impl&) {
   return std::nullopt;
 }
 
-// pymalloc keeps the exact peak of its arenas' footprint, but not of arenas plus
-// pass-through blocks together: exact only when nothing ever went through.
+// pymalloc notes its footprint (arenas and pass-through blocks) at every event that can
+// raise it, so its peak is exact.
 std::optional<OwnPeak> own_peak_footprint(const Pymalloc& allocator) {
-  const PymallocStats s = allocator.stats();
-  return OwnPeak{s.peak_arena_footprint_bytes, s.passthrough_peak_bytes == 0};
+  return OwnPeak{allocator.peak_footprint_bytes(), true};
 }
 
 // What replay_harness_only plays against: one region of address space as large as any
@@ -350,12 +351,23 @@ double time_passes(TraceReader& reader, uint64_t loops, Touch touch, WithAllocat
 
 }  // namespace
 
+std::optional<uint64_t> process_rss_bytes() {
+  std::FILE* statm = std::fopen("/proc/self/statm", "r");
+  if (statm == nullptr) return std::nullopt;
+  unsigned long long size = 0, resident = 0;
+  const int read = std::fscanf(statm, "%llu %llu", &size, &resident);
+  std::fclose(statm);
+  if (read != 2) return std::nullopt;
+  return resident * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
 ReplayResult replay(TraceReader& reader, Allocator& allocator, const ReplayOptions& options) {
   return visit(allocator, [&](auto& impl) {
     return with_touch(options.touch, [&]<Touch touch>() {
       ReplayResult result;
       std::vector<Slot> slots;
       PassOutcome pass = play_trace<touch>(reader, impl, slots, options.timeline_every, [&] {
+        result.rss_bytes_at_end = process_rss_bytes();
         result.final_footprint_bytes = impl.footprint_bytes();
         result.figures = allocator.figures();
         result.peak_footprint_bytes = result.final_footprint_bytes;

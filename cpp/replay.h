@@ -57,7 +57,12 @@ struct TimelineSample {
   uint64_t op_index = 0;  // ops of the trace played (skipped ones included) when taken
   uint64_t live_requested_bytes = 0;
   std::optional<uint64_t> footprint_bytes;  // empty when the allocator cannot tell
+  std::optional<uint64_t> rss_bytes;        // the process's resident set; empty off Linux
 };
+
+// The process's resident set size now, from /proc/self/statm; empty where it cannot be read.
+// The same measure for every allocator, whatever it can report about itself.
+std::optional<uint64_t> process_rss_bytes();
 
 struct OpCounts {
   uint64_t alloc = 0;
@@ -83,6 +88,8 @@ struct ReplayResult {
   std::optional<uint64_t> final_footprint_bytes;
   std::optional<uint64_t> peak_footprint_bytes;
   bool peak_footprint_exact = false;
+  // The process's RSS when the trace has ended, before the blocks it leaves live are freed.
+  std::optional<uint64_t> rss_bytes_at_end;
   Figures figures;  // the allocator's, at the end of the trace
   std::vector<TimelineSample> timeline;
 };

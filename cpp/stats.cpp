@@ -47,6 +47,7 @@ Figures PymallocStats::figures() const {
   f.add("arena_footprint_bytes", arena_footprint_bytes);
   f.add("peak_arena_footprint_bytes", peak_arena_footprint_bytes);
   f.add("footprint_bytes", footprint_bytes);
+  f.add("peak_footprint_bytes", peak_footprint_bytes);
   f.add("mmap_calls", mmap_calls);
   f.add("munmap_calls", munmap_calls);
   f.add("madvise_calls", madvise_calls);

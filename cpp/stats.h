@@ -89,6 +89,7 @@ struct PymallocStats {
   uint64_t arena_footprint_bytes = 0;  // mapped less purged: what the arenas hold from the OS
   uint64_t peak_arena_footprint_bytes = 0;
   uint64_t footprint_bytes = 0;  // arena footprint + pass-through live bytes
+  uint64_t peak_footprint_bytes = 0;
   uint64_t arena_map_bytes = 0;
 
   // Derived by walking the arenas.
