@@ -105,7 +105,7 @@ def _read_manifest(folder: Path) -> dict:
     if not isinstance(manifest, dict) or manifest.get("schema") != SCHEMA:
         schema = manifest.get("schema") if isinstance(manifest, dict) else None
         raise UsageError(f"{path}: schema {schema!r}, this allocbench reads {SCHEMA}")
-    for key in ("baseline", "allocators", "workloads", "cells"):
+    for key in ("suite", "mode", "status", "baseline", "command", "cwd", "created", "machine", "python", "packages", "allocators", "workloads", "cells"):
         if key not in manifest:
             raise UsageError(f"{path}: no '{key}'")
     return manifest

@@ -432,6 +432,7 @@ def _run_facts(run) -> dict:
     manifest = run.manifest
     return {
         "label": run.label,
+        "path": str(run.path),
         "manifest": manifest,
         "command": run.command_line,
         "allocators": [

@@ -156,6 +156,12 @@ def test_rounding_to_size_classes_follows_each_variants_config(report, before):
     assert not report.rounding["allocator"].isin(["cpython", "system"]).any()
 
 
+def _drop_from_manifest(folder, key):
+    manifest = json.loads((folder / "manifest.json").read_text())
+    del manifest[key]
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+
 def _broken_copy(before, tmp_path, change):
     folder = shutil.copytree(before, tmp_path / "broken")
     change(folder)
@@ -168,6 +174,7 @@ def _broken_copy(before, tmp_path, change):
         (lambda f: (f / "manifest.json").unlink(), "not a results folder \\(no manifest.json\\)"),
         (lambda f: (f / "manifest.json").write_text("{"), "manifest.json: not valid JSON"),
         (lambda f: (f / "manifest.json").write_text('{"schema": 7}'), "schema 7, this allocbench reads 1"),
+        (lambda f: _drop_from_manifest(f, "machine"), "manifest.json: no 'machine'"),
         (lambda f: (f / "metrics.csv").unlink(), "no metrics.csv: not a complete results folder"),
         (lambda f: (f / "metrics.csv").write_text("allocator,metric\nx,y\n"), "metrics.csv: missing column\\(s\\) workload, value, unit"),
         (lambda f: (f / "metrics.csv").write_text(""), "metrics.csv: not a readable CSV file"),
