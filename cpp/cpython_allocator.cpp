@@ -6,7 +6,6 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <limits>
 #include <sstream>
 
 extern "C" int _PyObject_DebugMallocStats(FILE* out);  // exported by CPython 3.11
@@ -20,7 +19,7 @@ void* CpythonAllocator::allocate(size_t n) {
 }
 
 void* CpythonAllocator::callocate(size_t count, size_t size) {
-  if (size != 0 && count > std::numeric_limits<size_t>::max() / size) return nullptr;
+  if (calloc_overflows(count, size)) return nullptr;
   void* p = PyObject_Calloc(count, size);
   if (p != nullptr) requested_.add(count * size);
   return p;

@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
-#include <limits>
 #include <new>
 
 namespace allocbench {
@@ -17,9 +16,6 @@ namespace {
 // The region the floor allocator bumps through: address space only, pages come on touch.
 constexpr size_t kFloorReserve = size_t{64} << 30;
 
-bool multiplication_overflows(size_t count, size_t size) {
-  return size != 0 && count > std::numeric_limits<size_t>::max() / size;
-}
 }  // namespace
 
 SystemMalloc::SystemMalloc() {
@@ -39,7 +35,7 @@ void* SystemMalloc::allocate(size_t n) {
 }
 
 void* SystemMalloc::callocate(size_t count, size_t size) {
-  if (multiplication_overflows(count, size)) return nullptr;
+  if (calloc_overflows(count, size)) return nullptr;
   void* p = (count == 0 || size == 0) ? std::calloc(1, 1) : std::calloc(count, size);
   if (p != nullptr) requested_.add(count * size);
   return p;
@@ -146,7 +142,7 @@ void* FloorAllocator::reallocate(void* p, size_t old_n, size_t n) {
 }
 
 void* FloorAllocator::callocate(size_t count, size_t size) {
-  if (multiplication_overflows(count, size)) return nullptr;
+  if (calloc_overflows(count, size)) return nullptr;
   void* p = allocate(count * size);
   if (p != nullptr) std::memset(p, 0, count * size);
   return p;

@@ -3,7 +3,6 @@
 #include "pymalloc.h"
 
 #include <algorithm>
-#include <limits>
 #include <new>
 
 namespace allocbench {
@@ -24,7 +23,10 @@ Pymalloc::~Pymalloc() {
 
 void* Pymalloc::passthrough_allocate(size_t n) {
   // As CPython's raw domain: malloc(0) is made malloc(1) so that the pointer is distinct.
-  void* p = std::malloc(n == 0 ? 1 : n);
+  return note_passthrough(std::malloc(n == 0 ? 1 : n), n);
+}
+
+void* Pymalloc::note_passthrough(void* p, size_t n) {
   if (p == nullptr) return nullptr;
   ++passthrough_calls_;
   passthrough_.add(n);
@@ -294,17 +296,10 @@ void* Pymalloc::reallocate(void* p, size_t old_n, size_t n) {
 }
 
 void* Pymalloc::callocate(size_t count, size_t size) {
-  if (size != 0 && count > std::numeric_limits<size_t>::max() / size) return nullptr;
+  if (calloc_overflows(count, size)) return nullptr;
   const size_t n = count * size;
-  if (n - 1 >= classes_.threshold()) {
-    void* p = std::calloc(n == 0 ? 1 : count, n == 0 ? 1 : size);
-    if (p == nullptr) return nullptr;
-    ++passthrough_calls_;
-    passthrough_.add(n);
-    requested_.add(n);
-    note_footprint();
-    return p;
-  }
+  if (n - 1 >= classes_.threshold())
+    return note_passthrough(std::calloc(n == 0 ? 1 : count, n == 0 ? 1 : size), n);
   void* p = allocate(n);
   if (p != nullptr) std::memset(p, 0, n);
   return p;

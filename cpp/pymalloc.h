@@ -103,6 +103,8 @@ class Pymalloc {
   }
 
   void* passthrough_allocate(size_t n);
+  // Counts a block system malloc gave for a request of n bytes; passes nullptr through.
+  void* note_passthrough(void* p, size_t n);
   void passthrough_free(void* p, size_t n);
   void full_pool(PoolHeader* pool);
   void* allocate_from_new_pool(uint32_t cls);

@@ -11,6 +11,7 @@
 //   + pool headers + quantization + arena alignment == arenas * arena_size.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -32,6 +33,11 @@ struct Figures {
 
 // Requested bytes as the caller sees them: kept by every allocator, since allocbench's
 // interface passes the size to free and realloc (as C++'s sized delete does).
+// count * size does not fit in size_t: calloc must fail rather than wrap.
+inline bool calloc_overflows(size_t count, size_t size) {
+  return size != 0 && count > SIZE_MAX / size;
+}
+
 struct RequestCounters {
   uint64_t live_bytes = 0;
   uint64_t peak_bytes = 0;
