@@ -15,7 +15,6 @@ namespace allocbench {
 namespace {
 // The region the floor allocator bumps through: address space only, pages come on touch.
 constexpr size_t kFloorReserve = size_t{64} << 30;
-
 }  // namespace
 
 SystemMalloc::SystemMalloc() {
