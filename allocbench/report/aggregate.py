@@ -26,7 +26,7 @@ from allocbench.report.stats import RelativeTime, geometric_mean_ratio, relative
 
 SCHEMA = 1
 METRIC_COLUMNS = ["allocator", "workload", "metric", "value", "unit"]
-TIMELINE_COLUMNS = ["allocator", "workload", "op_index", "live_bytes", "footprint_bytes"]
+TIMELINE_COLUMNS = ["allocator", "workload", "op_index", "live_bytes", "footprint_bytes", "rss_bytes"]
 SIZE_COLUMNS = ["workload", "size", "count"]
 TIME_METRICS = ["time_mean", "time_stdev", "time_values"]
 # Every metric of docs/results-format.md: each is a column of Report.cells, empty where no
@@ -326,7 +326,7 @@ def aggregate(folders: list[str | Path]) -> Report:
     metrics = pd.concat([_with_run(_read_csv(r.path / "metrics.csv", METRIC_COLUMNS, True), r.label) for r in runs], ignore_index=True)
     metrics["value"] = pd.to_numeric(metrics["value"], errors="coerce")
     timelines = pd.concat([_with_run(_read_csv(r.path / "timelines.csv", TIMELINE_COLUMNS, False), r.label) for r in runs], ignore_index=True)
-    timelines = timelines.astype({c: float for c in ("op_index", "live_bytes", "footprint_bytes")})
+    timelines = timelines.astype({c: float for c in TIMELINE_COLUMNS[2:]})
     sizes = pd.concat([_with_run(_read_csv(r.path / "sizes.csv", SIZE_COLUMNS, False), r.label) for r in runs], ignore_index=True)
 
     allocators = _ordered_union([[a["label"] for a in r.manifest["allocators"]] for r in runs], first=baseline)

@@ -235,31 +235,34 @@ def allocators_without_footprint(report: Report) -> list[str]:
 
 
 def timeline_figure(report: Report) -> Markup:
-    """Footprint (one line per allocator) and live requested bytes against operations, a
-    panel per workload and run; a dot marks each allocator's high-water mark."""
+    """Against operations, a panel per workload and run: each allocator's RSS (solid, the
+    same measure for all, with a dot at its high-water mark) and own footprint (dotted,
+    where it reports one), and the live requested bytes (dashed, the same for all)."""
     runs = [r.label for r in report.runs]
     panels = [(w, r) for w in report.workloads for r in runs]
     nrows, ncols = _grid(len(panels), len(runs))
     timelines = report.timelines
-    largest = np.nanmax(timelines[["live_bytes", "footprint_bytes"]].to_numpy(dtype=float), initial=0.0)
+    largest = np.nanmax(timelines[["live_bytes", "footprint_bytes", "rss_bytes"]].to_numpy(dtype=float), initial=0.0)
     divisor, unit = byte_unit(largest)
 
     def draw(figure: Figure) -> None:
         axes = figure.subplots(nrows, ncols, squeeze=False).ravel()
         for ax, (workload, run) in zip(axes, panels):
             data = timelines[(timelines["workload"] == workload) & (timelines["run"] == run)]
-            data = data.assign(footprint=data["footprint_bytes"] / divisor, live=data["live_bytes"] / divisor)
+            data = data.assign(**{column: data[f"{column}_bytes"] / divisor for column in ("footprint", "live", "rss")})
             present = [a for a in report.allocators if a in set(data["allocator"])]
+            for column, style in (("rss", "-"), ("footprint", ":")):
+                if data[column].notna().any():
+                    sns.lineplot(data=data, x="op_index", y=column, hue="allocator", hue_order=present, palette=report.palette,
+                                 estimator=None, errorbar=None, legend=False, ax=ax, linewidth=1.4, linestyle=style)
             if present:
-                sns.lineplot(data=data, x="op_index", y="footprint", hue="allocator", hue_order=present, palette=report.palette,
-                             estimator=None, errorbar=None, legend=False, ax=ax, linewidth=1.4)
                 first = data[data["allocator"] == present[0]]
                 ax.plot(first["op_index"], first["live"], color="black", linestyle="--", linewidth=1.1)
-                for allocator in present:
-                    mine = data[data["allocator"] == allocator].dropna(subset=["footprint"])
-                    if len(mine):
-                        peak = mine.loc[mine["footprint"].idxmax()]
-                        ax.plot(peak["op_index"], peak["footprint"], "o", color=report.palette[allocator], markersize=5, markeredgecolor="black", markeredgewidth=0.6)
+            for allocator in present:
+                mine = data[data["allocator"] == allocator].dropna(subset=["rss"])
+                if len(mine):
+                    peak = mine.loc[mine["rss"].idxmax()]
+                    ax.plot(peak["op_index"], peak["rss"], "o", color=report.palette[allocator], markersize=5, markeredgecolor="black", markeredgewidth=0.6)
             ax.set_title(workload if len(runs) == 1 else f"{workload}: {run}")
             ax.set_xlabel("operations replayed")
             ax.xaxis.set_major_formatter(EngFormatter(sep=""))
@@ -267,13 +270,14 @@ def timeline_figure(report: Report) -> Markup:
             ax.set_ylim(bottom=0)
         for ax in axes[len(panels):]:
             ax.set_visible(False)
-        extra = [
+        drawn = [a for a in report.allocators if a in set(timelines["allocator"])]
+        styles = [
+            Line2D([], [], color="grey", linewidth=1.4, label="RSS above the empty process"),
+            Line2D([], [], color="grey", linewidth=1.4, linestyle=":", label="the allocator's own footprint"),
             Line2D([], [], color="black", linestyle="--", label="live requested bytes"),
-            Line2D([], [], color="grey", marker="o", linestyle="none", markeredgecolor="black", label="high-water mark"),
+            Line2D([], [], color="grey", marker="o", linestyle="none", markeredgecolor="black", label="peak RSS"),
         ]
-        drawn = [a for a in report.allocators if a not in allocators_without_footprint(report)]
-        handles = [Line2D([], [], color=report.palette[a], linewidth=1.6, label=f"{a} footprint") for a in drawn]
-        _legend(figure, handles + extra)
+        _allocator_legend(figure, report, drawn, styles)
 
     return svg_figure("memory over time", 1.2 + 2.3 * nrows, draw)
 
