@@ -58,7 +58,7 @@ def main() -> None:
     runner = pyperf.Runner(
         **RUNNER_DEFAULTS,
         add_cmdline_args=add_cmdline_args,
-        program_args=("-m", "allocbench.bench_worker"),
+        program_args=("-P", "-m", "allocbench.bench_worker"),
     )
     runner.argparser.add_argument("--allocbench-trace", required=True)
     runner.argparser.add_argument("--allocbench-spec", required=True)

@@ -237,8 +237,10 @@ class Runner:
     # --- one child process ------------------------------------------------------------
     def _spawn(self, args: list[str], allocator: dict, timeout: float) -> tuple[int | None, str]:
         env = worker_environment(dict(os.environ), allocator["preload"])
+        # -P: the current folder stays off sys.path, so a run started in a source checkout
+        # imports the installed package (with its compiled core), not the source tree.
         self.child = subprocess.Popen(
-            [sys.executable, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [sys.executable, "-P", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             start_new_session=True,
         )
         try:
@@ -246,7 +248,7 @@ class Runner:
             return self.child.returncode, stderr
         except subprocess.TimeoutExpired:
             self._kill_child()
-            return None, f"timed out after {timeout:.0f} s"
+            return None, f"timed out after {timeout:g} s"
         finally:
             self.child = None
 
