@@ -12,7 +12,7 @@ import importlib
 import os
 import sys
 
-from allocbench._core import ConfigError
+from allocbench._core import ConfigError, TraceError
 from allocbench.errors import UsageError
 
 COMMANDS = ["run", "show", "compare", "report", "list", "spec", "generate", "replay", "record", "trace"]
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `allocbench ... | head`: the reader has seen enough
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except (ConfigError, UsageError) as error:
+    except (ConfigError, TraceError, UsageError) as error:
         print(f"allocbench {args.command}: {error}", file=sys.stderr)
         return 2
     except OSError as error:

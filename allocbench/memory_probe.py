@@ -2,9 +2,9 @@
 
 Runs in a fresh process with the allocator's environment and replays the trace once:
 memory needs no repeats, the same trace gives the same figures. Measures the same way for
-every allocator, from the process itself: the RSS high-water mark (VmHWM, reset just before
-the replay) and the RSS when the trace has ended, each above the RSS measured just before
-the replay; plus the allocator's own figures where it has them. Writes one JSON object.
+every allocator, from the process itself: the RSS high-water mark and the RSS when the trace
+has ended (before the blocks it leaves live are freed), each above the RSS just before the
+first op; plus the allocator's own figures where it has them. Writes one JSON object.
 """
 
 from __future__ import annotations
@@ -25,32 +25,23 @@ def _status_bytes(field: str) -> int:
     raise RuntimeError(f"/proc/self/status has no {field}")
 
 
-def _reset_peak_rss() -> bool:
-    """Resets VmHWM to the current RSS (Linux 4.0+); False where the kernel refuses."""
-    try:
-        with open("/proc/self/clear_refs", "w") as clear_refs:
-            clear_refs.write("5")
-        return True
-    except OSError:
-        return False
-
-
 def measure(trace: str, spec: str, touch: str, timeline_every: int) -> dict:
-    baseline = _status_bytes("VmRSS")
-    peak_is_reset = _reset_peak_rss()
     raw = _core.replay(trace, spec, touch, timeline_every)
-    peak_rss = _status_bytes("VmHWM")
-    end_rss = raw.get("rss_bytes_at_end") or _status_bytes("VmRSS")
-    figures = raw["figures"]
     timeline = raw["timeline"]
+    # Baseline: the RSS just before the first op, id table and first chunk loaded (the replay
+    # resets VmHWM there too). The kernel refreshes VmHWM lazily, so the peak is also at
+    # least every RSS seen.
+    baseline = raw["rss_bytes_at_start"] or 0
+    end = raw["rss_bytes_at_end"] or _status_bytes("VmRSS")
+    peak = max([_status_bytes("VmHWM"), end] + [r for r in timeline["rss_bytes"] if r is not None])
+    figures = raw["figures"]
     return {
         "baseline_rss_bytes": baseline,
-        "peak_rss_exact": peak_is_reset,
         "ops": raw["played_ops"] + raw["skipped_ops"],
         "replay_seconds": raw["elapsed_seconds"],
         "peak_live_bytes": raw["peak_live_requested_bytes"],
-        "peak_rss_bytes": max(0, peak_rss - baseline),
-        "retained_rss_bytes": max(0, end_rss - baseline),
+        "peak_rss_bytes": max(0, peak - baseline),
+        "retained_rss_bytes": max(0, end - baseline),
         "peak_footprint_bytes": raw["peak_footprint_bytes"],
         "retained_footprint_bytes": raw["final_footprint_bytes"],
         "mmap_calls": figures.get("mmap_calls"),
@@ -60,9 +51,7 @@ def measure(trace: str, spec: str, touch: str, timeline_every: int) -> dict:
             "op_index": timeline["op_index"],
             "live_bytes": timeline["live_requested_bytes"],
             "footprint_bytes": timeline["footprint_bytes"],
-            "rss_bytes": [
-                None if r is None else max(0, r - baseline) for r in timeline.get("rss_bytes", [])
-            ],
+            "rss_bytes": [None if r is None else max(0, r - baseline) for r in timeline["rss_bytes"]],
         },
     }
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # numpy is imported on first replay: pyperf workers never nee
     import numpy as np
 
 TOUCH_MODES = ("none", "first", "all")  # nothing, the first byte, the whole block
+TIMELINE_SAMPLES = 200  # samples of a timeline taken by count: smooth enough, small enough
 
 
 @dataclass(frozen=True)
@@ -122,8 +123,10 @@ def replay(
 
 
 def time_replay(loops: int, trace_path: str | PathLike, spec: str, touch: str = "none") -> float:
-    """Seconds of the op loop for `loops` replays, each against a fresh allocator: the time
-    function pyperf's Runner.bench_time_func calls."""
+    """Seconds of the op loop for `loops` replays, each against a fresh allocator (cold: its
+    arenas are mapped and first touched inside the timed loops), with the signature of
+    pyperf's time functions. `allocbench run` times warm allocators instead (see
+    allocbench.bench_worker)."""
     return _core.replay_loops(loops, fspath(trace_path), spec, touch)
 
 

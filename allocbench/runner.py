@@ -23,7 +23,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,11 +30,12 @@ from allocbench import __version__
 from allocbench.allocators import AllocatorChoice, choose, file_label, worker_environment
 from allocbench.bench_worker import RUNNER_DEFAULTS
 from allocbench.errors import UsageError
-from allocbench.results import ResultsFolder, SCHEMA, atomic_write
+from allocbench.replay import TIMELINE_SAMPLES
+from allocbench.results import SCHEMA, ResultsFolder
 from allocbench.suites import Suite, Workload, load_suite
 
 MODES = ("fast", "default", "rigorous")
-TIMELINE_SAMPLES = 200  # per cell: enough for a smooth line, small enough for one CSV
+DEFAULT_CELL_TIMEOUT = 600.0  # seconds one cell's process may take
 RUNNER_MIN_TIME = RUNNER_DEFAULTS["min_time"]
 
 
@@ -52,7 +52,7 @@ class RunRequest:
     output: Path | None = None
     results_root: Path = Path("results")
     touch: str = "first"
-    cell_timeout: float = 600.0
+    cell_timeout: float = DEFAULT_CELL_TIMEOUT
     command: list[str] | None = None
 
 
@@ -94,8 +94,10 @@ def _check_writable(output: Path) -> None:
     parent = output
     while not parent.exists():
         parent = parent.parent
-    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-        raise UsageError(f"{output}: cannot write there ({parent} is not a writable folder)")
+    try:  # the one sure test (permission bits say nothing to root, or of /proc)
+        os.rmdir(tempfile.mkdtemp(prefix=".allocbench-probe-", dir=parent))
+    except OSError as error:
+        raise UsageError(f"{output}: cannot write there ({parent}: {error.strerror})") from None
 
 
 def machine_facts() -> dict:
@@ -139,6 +141,7 @@ def new_manifest(plan: Plan, request: RunRequest, clock=utc_now) -> dict:
         "mode": request.mode,
         "baseline": plan.baseline,
         "touch": request.touch,
+        "cell_timeout": request.cell_timeout,
         "command": request.command or ["allocbench", "run", "--suite", plan.suite.name],
         "cwd": os.getcwd(),
         "created": clock(),
@@ -163,31 +166,52 @@ def new_manifest(plan: Plan, request: RunRequest, clock=utc_now) -> dict:
     }
 
 
-def trace_facts(path: Path) -> tuple[str, int, dict[int, int]]:
-    """sha256 of the file, op count, and the histogram of requested sizes."""
+@dataclass(frozen=True)
+class TraceFacts:
+    path: Path
+    sha256: str
+    ops: int
+    sizes: dict  # requested size -> count (alloc, calloc, realloc)
+
+
+def trace_facts(path: Path) -> TraceFacts:
+    """Reads the whole trace (every chunk's checksum is verified on the way): its sha256, op
+    count and histogram of requested sizes. Raises TraceError for a corrupt file."""
     import numpy as np
 
-    from allocbench.trace import Trace
+    from allocbench.trace import OPS, SizeHistogram, Trace, block_bytes
 
     digest = hashlib.sha256()
     with path.open("rb") as file:
         for block in iter(lambda: file.read(1 << 20), b""):
             digest.update(block)
-    trace = Trace(path)
-    counts = np.zeros(0, dtype=np.int64)
+    histogram = SizeHistogram()
     ops = 0
-    for _, records in trace.chunks():
+    requests = (OPS["alloc"], OPS["calloc"], OPS["realloc"], OPS["foreign_realloc"])
+    for _, records in Trace(path).chunks():
         ops += len(records)
-        requests = records[(records["op"] == 1) | (records["op"] == 3) | (records["op"] == 6)]["size"]
-        callocs = records[records["op"] == 2]
-        sizes = np.concatenate([requests.astype(np.int64), callocs["size"].astype(np.int64) * callocs["arg"]])
-        if sizes.size:
-            chunk_counts = np.bincount(sizes)
-            if chunk_counts.size > counts.size:
-                counts = np.pad(counts, (0, chunk_counts.size - counts.size))
-            counts[: chunk_counts.size] += chunk_counts
-    histogram = {int(s): int(c) for s, c in enumerate(counts) if c}
-    return digest.hexdigest(), ops, histogram
+        histogram.add(block_bytes(records)[np.isin(records["op"], requests)])
+    sizes = {int(v): int(c) for v, c in zip(histogram.values, histogram.counts)}
+    return TraceFacts(path=path, sha256=digest.hexdigest(), ops=ops, sizes=sizes)
+
+
+def prepare_traces(workloads: list[Workload], cache_dir: Path, progress) -> dict[str, TraceFacts]:
+    """Every workload's trace, recorded or generated if not cached, and read through once.
+    A cached trace that cannot be read is made again; one that still cannot is an error."""
+    from allocbench.trace import TraceError
+
+    facts = {}
+    for workload in workloads:
+        progress.note(f"trace of {workload.name}")
+        try:
+            facts[workload.name] = trace_facts(workload.trace(cache_dir))
+        except TraceError:
+            workload.forget_trace(cache_dir)
+            try:
+                facts[workload.name] = trace_facts(workload.trace(cache_dir))
+            except TraceError as error:
+                raise UsageError(f"workload '{workload.name}': {error}") from None
+    return facts
 
 
 def signal_reason(returncode: int) -> str:
@@ -205,9 +229,8 @@ def _last_line(text: str) -> str:
 
 
 class Runner:
-    def __init__(self, folder: ResultsFolder, cache_dir: Path, progress):
+    def __init__(self, folder: ResultsFolder, progress):
         self.folder = folder
-        self.cache_dir = cache_dir
         self.progress = progress
         manifest = folder.manifest
         self.allocators = {a["label"]: a for a in manifest["allocators"]}
@@ -219,19 +242,16 @@ class Runner:
         self.child: subprocess.Popen | None = None
 
     # --- traces -----------------------------------------------------------------------
-    def prepare_traces(self, workloads: dict[str, Workload]) -> None:
+    def use_traces(self, facts: dict[str, TraceFacts]) -> None:
         for entry in self.folder.manifest["workloads"]:
-            workload = workloads[entry["name"]]
-            self.progress.note(f"trace of {workload.name}")
-            path = workload.trace(self.cache_dir)
-            sha, ops, histogram = trace_facts(path)
-            if entry.get("trace_sha256") not in (None, sha):
-                raise UsageError(f"workload '{workload.name}': its trace changed since the run began ({path})")
-            entry.update({"trace": str(path), "trace_sha256": sha, "ops": ops})
-            self.traces[workload.name] = path
-            self.ops[workload.name] = ops
-            if not any(r["workload"] == workload.name for r in self.folder.sizes):
-                self.folder.set_sizes(workload.name, histogram)
+            fact = facts[entry["name"]]
+            if entry.get("trace_sha256") not in (None, fact.sha256):
+                raise UsageError(f"workload '{entry['name']}': its trace changed since the run began ({fact.path})")
+            entry.update({"trace": str(fact.path), "trace_sha256": fact.sha256, "ops": fact.ops})
+            self.traces[entry["name"]] = fact.path
+            self.ops[entry["name"]] = fact.ops
+            if not any(r["workload"] == entry["name"] for r in self.folder.sizes):
+                self.folder.set_sizes(entry["name"], fact.sizes)
         self.folder.save_manifest()
 
     # --- one child process ------------------------------------------------------------
@@ -239,18 +259,24 @@ class Runner:
         env = worker_environment(dict(os.environ), allocator["preload"])
         # -P: the current folder stays off sys.path, so a run started in a source checkout
         # imports the installed package (with its compiled core), not the source tree.
-        self.child = subprocess.Popen(
+        child = self.child = subprocess.Popen(
             [sys.executable, "-P", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             start_new_session=True,
         )
         try:
-            _, stderr = self.child.communicate(timeout=timeout)
-            return self.child.returncode, stderr
+            _, stderr = child.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             self._kill_child()
             return None, f"timed out after {timeout:g} s"
+        except BaseException:
+            # Ctrl-C or SIGTERM: the child has a session of its own (so that a terminal's
+            # Ctrl-C does not kill it halfway through writing), so it must be killed here,
+            # with pyperf's workers, before the run stops.
+            self._kill_child()
+            raise
         finally:
             self.child = None
+        return child.returncode, stderr
 
     def _kill_child(self) -> None:
         if self.child is not None and self.child.poll() is None:
@@ -333,7 +359,9 @@ class Runner:
                 "-m", "allocbench.memory_probe",
                 "--trace", str(self.traces[workload]),
                 "--spec", allocator["spec"],
-                "--touch", self.touch,
+                # Every byte written, as a program fills what it allocates: RSS then counts
+                # the memory the workload really uses, not only pages its first bytes share.
+                "--touch", "all",
                 "--timeline-every", str(every),
                 "--output", str(out),
             ]
@@ -398,18 +426,17 @@ def _raise_interrupted(signum, frame):
     raise Interrupted()
 
 
-def execute(folder: ResultsFolder, workloads: dict[str, Workload], cache_dir: Path, progress, timeout: float, clock=utc_now) -> str:
+def execute(folder: ResultsFolder, facts: dict[str, TraceFacts], progress, timeout: float, clock=utc_now) -> str:
     """Runs what the folder's manifest says is missing. Returns the final status."""
-    runner = Runner(folder, cache_dir, progress)
+    runner = Runner(folder, progress)
     previous = signal.signal(signal.SIGTERM, _raise_interrupted)
     try:
         folder.manifest["status"] = "running"
         folder.save_manifest()
-        runner.prepare_traces(workloads)
+        runner.use_traces(facts)
         runner.run_missing(timeout)
         status = "failed" if folder.failures() else "complete"
     except (KeyboardInterrupt, Interrupted):
-        runner._kill_child()
         status = "interrupted"
     finally:
         signal.signal(signal.SIGTERM, previous)

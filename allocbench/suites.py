@@ -37,6 +37,20 @@ class Workload:
             return {"program": self.program}
         return {"generator": self.generator, "params": self.params, "seed": self.seed}
 
+    def cached_path(self, cache_dir: Path) -> Path:
+        """Where the trace is cached: keyed by the program's text and the Python version, or
+        by the generator, its parameters, its seed and the allocbench version."""
+        if self.program:
+            from allocbench.workloads import cached_trace_path
+
+            return cached_trace_path(Path(self.program).stem, cache_dir)
+        key = json.dumps([__version__, self.generator, self.params, self.seed], sort_keys=True)
+        digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+        return cache_dir / f"{self.name}-{digest}.abtrace"
+
+    def forget_trace(self, cache_dir: Path) -> None:
+        self.cached_path(cache_dir).unlink(missing_ok=True)
+
     def trace(self, cache_dir: Path) -> Path:
         """The workload's trace: recorded or generated on first use, then cached."""
         if self.program:
@@ -45,9 +59,7 @@ class Workload:
             return recorded_trace(Path(self.program).stem, cache=cache_dir)
         from allocbench.generate import generate
 
-        key = json.dumps([__version__, self.generator, self.params, self.seed], sort_keys=True)
-        digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-        path = cache_dir / f"{self.name}-{digest}.abtrace"
+        path = self.cached_path(cache_dir)
         if not path.is_file():
             cache_dir.mkdir(parents=True, exist_ok=True)
             partial = path.with_name(f".{path.name}.{os.getpid()}.partial")

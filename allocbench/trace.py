@@ -196,7 +196,7 @@ class _Liveness:
         raise self.trace.error(first_op + position, message)
 
 
-class _SizeHistogram:
+class SizeHistogram:
     """Counts of each distinct requested size, merged chunk by chunk."""
 
     def __init__(self) -> None:
@@ -229,7 +229,7 @@ class _SizeHistogram:
         return out
 
 
-def _block_bytes(records: np.ndarray) -> np.ndarray:
+def block_bytes(records: np.ndarray) -> np.ndarray:
     """Bytes of the block each record creates (calloc: count * element size), as int64."""
     size = records["size"].astype(np.uint64)
     product = size * records["arg"].astype(np.uint64)  # below 2**64: both factors are u32
@@ -243,16 +243,16 @@ def summarise(source: str | os.PathLike | Trace) -> TraceStats:
     and the op index) for a corrupt trace or one whose ops are inconsistent."""
     trace = source if isinstance(source, Trace) else Trace(source)
     liveness = _Liveness(trace)
-    histogram = _SizeHistogram()
+    histogram = SizeHistogram()
     by_kind = np.zeros(256, dtype=np.int64)
     by_domain = np.zeros(256, dtype=np.int64)
     for first_op, records in trace.chunks():
         by_kind += np.bincount(records["op"], minlength=256)
         by_domain += np.bincount(records["domain"], minlength=256)
-        block_bytes = _block_bytes(records)
-        liveness.feed(first_op, records, block_bytes)
+        sizes = block_bytes(records)
+        liveness.feed(first_op, records, sizes)
         requests = np.isin(records["op"], (OPS["alloc"], OPS["calloc"], OPS["realloc"], OPS["foreign_realloc"]))
-        histogram.add(block_bytes[requests])
+        histogram.add(sizes[requests])
 
     requests = int(histogram.counts.sum())
     recorded_skips = trace.metadata.get("ops_skipped", {})

@@ -288,6 +288,7 @@ void bind_replay(py::module_& m) {
         py::arg("final_footprint_bytes") = optional_int(r.final_footprint_bytes),
         py::arg("peak_footprint_bytes") = optional_int(r.peak_footprint_bytes),
         py::arg("peak_footprint_exact") = r.peak_footprint_exact,
+        py::arg("rss_bytes_at_start") = optional_int(r.rss_bytes_at_start),
         py::arg("rss_bytes_at_end") = optional_int(r.rss_bytes_at_end),
         py::arg("figures") = figures_to_dict(r.figures),
         py::arg("timeline") = py::dict(py::arg("op_index") = op_index,

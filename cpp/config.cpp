@@ -1,6 +1,8 @@
 // config.cpp — the option table, the presets and the spec parser. See config.h.
 #include "config.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -256,6 +258,11 @@ void validate(const PymallocConfig& c) {
              " pool (threshold at most " +
              std::to_string((c.pool_size - kPoolHeaderBytes) / 4 / c.alignment * c.alignment) +
              ")");
+  const long page = sysconf(_SC_PAGESIZE);
+  if (c.pool_purge != PoolPurge::none && page > 0 && c.pool_size < static_cast<uint64_t>(page))
+    fail("pool_size", format_bytes(c.pool_size),
+         "at least a page (" + format_bytes(static_cast<uint64_t>(page)) +
+             " here) when pool_purge is on: madvise works on whole pages");
   const bool keep_n = c.arena_release == ArenaRelease::keep_n;
   if (keep_n != (c.keep_empty_arenas != 0) || c.keep_empty_arenas > 1000000)
     fail("arena_release", format_release(c), kReleaseAllowed);

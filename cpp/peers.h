@@ -39,12 +39,10 @@ class SystemMalloc {
   Figures figures() const;
   std::string debug_malloc_stats() const;
   std::string is_valid() const;
-  // True when glibc's malloc serves this process (so mallinfo2 describes it).
-  bool glibc_answers() const { return glibc_answers_; }
 
  private:
   RequestCounters requested_;
-  bool glibc_answers_;
+  bool glibc_answers_;  // glibc's malloc serves this process, so mallinfo2 describes it
   std::string malloc_library_;
 };
 

@@ -48,6 +48,7 @@ struct PassOutcome {
   LiveCounters live;
   std::vector<TimelineSample> timeline;
   std::optional<uint64_t> largest_sampled_footprint;
+  std::optional<uint64_t> rss_at_start;
 };
 
 enum class Refusal { unknown_op, already_live, not_live, freed_already, absurd_size, allocator_refused };
@@ -254,6 +255,12 @@ PassOutcome play_trace(TraceReader& reader, Impl& allocator, std::vector<Slot>& 
     while (reader.next_chunk(records)) {
       count_ops(records, out.ops);
       const uint64_t first_op = reader.chunk_first_op();
+      if (first_op == 0) {
+        // The id table and the first chunk are in memory: what the process holds from here
+        // on is the allocator's doing.
+        out.rss_at_start = process_rss_bytes();
+        reset_peak_rss();
+      }
       size_t done = 0;
       while (done < records.size()) {
         const size_t stop =
@@ -351,6 +358,13 @@ double time_passes(TraceReader& reader, uint64_t loops, Touch touch, WithAllocat
 
 }  // namespace
 
+void reset_peak_rss() {
+  if (std::FILE* clear_refs = std::fopen("/proc/self/clear_refs", "w")) {
+    std::fputs("5", clear_refs);
+    std::fclose(clear_refs);
+  }
+}
+
 std::optional<uint64_t> process_rss_bytes() {
   std::FILE* statm = std::fopen("/proc/self/statm", "r");
   if (statm == nullptr) return std::nullopt;
@@ -387,6 +401,7 @@ ReplayResult replay(TraceReader& reader, Allocator& allocator, const ReplayOptio
       result.live_requested_bytes_at_end = pass.live.bytes;
       result.live_objects_at_end = pass.live.objects;
       result.timeline = std::move(pass.timeline);
+      result.rss_bytes_at_start = pass.rss_at_start;
       return result;
     });
   });

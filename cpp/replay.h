@@ -63,6 +63,9 @@ struct TimelineSample {
 // The process's resident set size now, from /proc/self/statm; empty where it cannot be read.
 // The same measure for every allocator, whatever it can report about itself.
 std::optional<uint64_t> process_rss_bytes();
+// Resets the kernel's high-water mark of RSS (VmHWM) to the current RSS (Linux 4.0+; a no-op
+// where refused).
+void reset_peak_rss();
 
 struct OpCounts {
   uint64_t alloc = 0;
@@ -88,7 +91,9 @@ struct ReplayResult {
   std::optional<uint64_t> final_footprint_bytes;
   std::optional<uint64_t> peak_footprint_bytes;
   bool peak_footprint_exact = false;
-  // The process's RSS when the trace has ended, before the blocks it leaves live are freed.
+  // The process's RSS just before the first op (id table and first chunk loaded; VmHWM reset
+  // then), and when the trace has ended, before the blocks it leaves live are freed.
+  std::optional<uint64_t> rss_bytes_at_start;
   std::optional<uint64_t> rss_bytes_at_end;
   Figures figures;  // the allocator's, at the end of the trace
   std::vector<TimelineSample> timeline;

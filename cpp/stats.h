@@ -31,13 +31,13 @@ struct Figures {
   void note(const char* name, std::string value) { info.emplace_back(name, std::move(value)); }
 };
 
-// Requested bytes as the caller sees them: kept by every allocator, since allocbench's
-// interface passes the size to free and realloc (as C++'s sized delete does).
 // count * size does not fit in size_t: calloc must fail rather than wrap.
 inline bool calloc_overflows(size_t count, size_t size) {
   return size != 0 && count > SIZE_MAX / size;
 }
 
+// Requested bytes as the caller sees them: kept by every allocator, since allocbench's
+// interface passes the size to free and realloc (as C++'s sized delete does).
 struct RequestCounters {
   uint64_t live_bytes = 0;
   uint64_t peak_bytes = 0;
@@ -81,7 +81,7 @@ struct PymallocStats {
   uint64_t arenas_allocated_total = 0;
   uint64_t arenas_reclaimed = 0;
   uint64_t empty_arenas_retained = 0;
-  uint64_t passthrough_calls = 0;  // requests of 0 bytes or above the threshold
+  uint64_t passthrough_calls = 0;  // malloc, calloc, realloc and free calls sent to system malloc
   uint64_t passthrough_live_count = 0;
   uint64_t passthrough_live_bytes = 0;
   uint64_t passthrough_peak_bytes = 0;

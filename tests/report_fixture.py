@@ -12,7 +12,6 @@ By hand: python tests/report_fixture.py OUT_DIR [ALLOCATOR ...]
 
 from __future__ import annotations
 
-import contextlib
 import statistics
 import sys
 import types
@@ -21,7 +20,7 @@ from pathlib import Path
 from allocbench.allocators import choose
 from allocbench.replay import time_replay
 from allocbench.results import ResultsFolder
-from allocbench.runner import Plan, Runner, RunRequest, new_manifest, utc_now
+from allocbench.runner import Plan, Runner, RunRequest, new_manifest, prepare_traces, utc_now
 from allocbench.suites import Suite, Workload
 
 ALLOCATORS = ("cpython", "system", "pymalloc:preset=cpython-3.11", "pymalloc:preset=cpython-3.7")
@@ -61,12 +60,9 @@ def build_results_folder(
 ) -> Path:
     """Measures every allocator on every workload into the results folder `output`; the
     traces are cached beside it, in `traces/`."""
-    # The workers run `python -m ...`, which would import a source tree's package (without
-    # its compiled core) from the current folder: they start from the results' folder.
     output = output.resolve()
     output.parent.mkdir(parents=True, exist_ok=True)
-    with contextlib.chdir(output.parent):
-        return _measure(output, allocators, failing_cell)
+    return _measure(output, allocators, failing_cell)
 
 
 def _measure(output: Path, allocators: tuple[str, ...], failing_cell: tuple[str, str] | None) -> Path:
@@ -74,9 +70,11 @@ def _measure(output: Path, allocators: tuple[str, ...], failing_cell: tuple[str,
     command = ["python", str(Path(__file__).resolve()), str(output), *allocators]
     request = RunRequest(suite=suite.name, allocators=list(allocators), mode="fast", output=output, command=command)
     plan = Plan(suite=suite, allocators=choose(list(allocators)), baseline="cpython", output=output)
+    progress = types.SimpleNamespace(note=lambda text: None)
+    facts = prepare_traces(list(WORKLOADS), output.parent / "traces", progress)
     folder = ResultsFolder.create(output, new_manifest(plan, request))
-    runner = Runner(folder, output.parent / "traces", progress=types.SimpleNamespace(note=lambda text: None))
-    runner.prepare_traces({w.name: w for w in WORKLOADS})
+    runner = Runner(folder, progress)
+    runner.use_traces(facts)
     for workload in WORKLOADS:
         for label in allocators:
             rows = _timing_rows(runner.allocators[label], workload.name, runner.traces[workload.name], runner.ops[workload.name], runner.touch)

@@ -14,13 +14,10 @@ import math
 
 from allocbench._core import TraceError, TraceReader, parse_spec
 from allocbench.errors import UsageError
-from allocbench.replay import TOUCH_MODES, ReplayResult, replay
+from allocbench.replay import TIMELINE_SAMPLES, TOUCH_MODES, ReplayResult, replay
 
 NAME = "replay"
 HELP = "replay a trace against one or more allocators and compare them in a table"
-
-# Footprint samples per replay, for allocators that keep no exact peak of their own.
-TIMELINE_SAMPLES = 200
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 
 from allocbench.errors import UsageError
+from allocbench.runner import DEFAULT_CELL_TIMEOUT
+from allocbench.workloads import DEFAULT_CACHE
 
 NAME = "run"
 HELP = "time and measure allocators on a suite of workloads (pyperf + a memory pass)"
@@ -32,18 +34,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", type=Path, metavar="DIR", help="finish an interrupted run in DIR")
     parser.add_argument("--touch", choices=["none", "first", "all"], default="first",
                         help="how much of each new block the replay writes (default first)")
-    parser.add_argument("--traces", type=Path, default=Path("results/traces"),
-                        help="cache of recorded and generated traces (default results/traces)")
-    parser.add_argument("--cell-timeout", type=float, default=600.0, help="seconds one process may take (default 600)")
+    parser.add_argument("--traces", type=Path, default=DEFAULT_CACHE,
+                        help=f"cache of recorded and generated traces (default {DEFAULT_CACHE})")
+    parser.add_argument("--cell-timeout", type=float, default=DEFAULT_CELL_TIMEOUT,
+                        help=f"seconds one process may take (default {DEFAULT_CELL_TIMEOUT:g})")
     parser.add_argument("--no-report", action="store_true", help="do not write report.html")
 
 
 def run(args: argparse.Namespace) -> int:
     from allocbench.progress import Progress
     from allocbench.results import ResultsFolder
-    from allocbench.runner import RunRequest, execute, make_plan, new_manifest
+    from allocbench.runner import RunRequest, execute, make_plan, new_manifest, prepare_traces
     from allocbench.suites import load_workloads
 
+    progress = Progress()
     if args.resume is not None:
         if args.output is not None or args.allocators:
             raise UsageError("--resume takes the run's own settings: give no --output or --allocator with it")
@@ -52,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
         for entry in folder.manifest["workloads"]:
             if entry["name"] not in workloads:
                 raise UsageError(f"{args.resume}: workload '{entry['name']}' is no longer defined")
+        facts = prepare_traces([workloads[e["name"]] for e in folder.manifest["workloads"]], args.traces, progress)
     else:
         request = RunRequest(
             suite=args.suite,
@@ -64,10 +69,12 @@ def run(args: argparse.Namespace) -> int:
             command=["allocbench", *sys.argv[1:]],
         )
         plan = make_plan(request)
+        # Traces first: a workload that cannot be made or read stops the run before any
+        # results folder exists.
+        facts = prepare_traces(list(plan.suite.workloads), args.traces, progress)
         folder = ResultsFolder.create(plan.output, new_manifest(plan, request))
-        workloads = {w.name: w for w in plan.suite.workloads}
 
-    status = execute(folder, workloads, args.traces, Progress(), args.cell_timeout)
+    status = execute(folder, facts, progress, folder.manifest["cell_timeout"])
     if status == "interrupted":
         print(f"interrupted: finish it with  allocbench run --resume {folder.path}", file=sys.stderr)
         return 130

@@ -130,6 +130,19 @@ def test_a_crashing_allocator_is_a_failed_cell_and_the_run_goes_on(workloads: Pa
     assert set(allocbench.load(tmp_path / "out").allocator) == {"cpython"}
 
 
+def processes_working_in(folder: Path) -> list[int]:
+    """Processes whose current folder is `folder`: the run's workers, if any are left."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if os.readlink(entry / "cwd") == str(folder):
+                    found.append(int(entry.name))
+            except OSError:
+                pass
+    return found
+
+
 def test_an_interrupted_run_is_resumed(workloads: Path, tmp_path: Path) -> None:
     env = {**os.environ, "ALLOCBENCH_WORKLOADS": str(workloads)}
     run = subprocess.Popen([sys.executable, "-m", "allocbench", "run", "--suite", "tiny", "--fast", "--no-report",
@@ -145,6 +158,7 @@ def test_an_interrupted_run_is_resumed(workloads: Path, tmp_path: Path) -> None:
     _, stderr = run.communicate(timeout=120)
     assert run.returncode == 130, stderr
     assert "--resume" in stderr
+    assert processes_working_in(tmp_path) == [], "the interrupted run left workers running"
     manifest = json.loads(manifest_path.read_text())
     assert manifest["status"] == "interrupted"
     missing = [c for c in manifest["cells"] if "missing" in (c["time"], c["memory"])]

@@ -8,7 +8,7 @@ import pytest
 
 from allocbench.allocators import choose, discover, resolve
 from allocbench.errors import UsageError
-from allocbench.suites import load_suite, load_workloads, suite_names
+from allocbench.suites import load_suite, suite_names
 
 WORKLOAD = '[w1]\ndescription = "d"\ngenerator = "churn"\nparams = { live = 10, pairs = 10 }\n'
 

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from allocbench.trace import OPS, RECORD_DTYPE, Trace, TraceError, summarise, write_trace
-from trace_bytes import CHUNK_HEADER, HEADER, RECORD, record, record_offset, trace_bytes
+from trace_bytes import CHUNK_HEADER, HEADER, record, record_offset, trace_bytes
 
 METADATA = {"python": "3.11", "command": ["x.py"]}
 
