@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from allocbench import _core
 from allocbench._core import TraceError, TraceReader, TraceWriter, trace_op_names
 
 __all__ = [
@@ -39,9 +40,7 @@ OPS: dict[str, int] = {name: code for code, name in OP_NAMES.items()}
 DOMAINS: dict[str, int] = {"raw": 0, "mem": 1, "obj": 2}
 # No small-object workload asks for a block this large in one request: in a trace it means
 # corruption (or a generator bug), and replaying it would only measure the OS.
-ABSURD_SIZE = 1 << 30
-PYMALLOC_THRESHOLD = 512
-PYMALLOC_ALIGNMENT = 16
+ABSURD_SIZE = _core.ABSURD_REQUEST_BYTES  # larger requests are taken as a corrupt trace
 PERCENTILES = (50, 90, 99)
 
 
@@ -215,17 +214,16 @@ class SizeHistogram:
         return int(self.values[np.searchsorted(rank, rank[-1] * p / 100)])
 
     def by_size_class(self) -> dict[str, int]:
+        """Requests by the block size pymalloc (preset cpython-3.11) rounds them up to."""
+        classes = _core.Allocator("pymalloc").size_classes()
+        alignment, threshold = classes[0]["block_size"], classes[-1]["block_size"]
         values = self.values
         out = {"0": int(self.counts[values == 0].sum())}
-        small = (values > 0) & (values <= PYMALLOC_THRESHOLD)
-        classes = np.bincount(
-            (values[small] - 1) // PYMALLOC_ALIGNMENT,
-            weights=self.counts[small],
-            minlength=PYMALLOC_THRESHOLD // PYMALLOC_ALIGNMENT,
-        )
-        for index, count in enumerate(classes):
-            out[str((index + 1) * PYMALLOC_ALIGNMENT)] = int(count)
-        out[f">{PYMALLOC_THRESHOLD}"] = int(self.counts[values > PYMALLOC_THRESHOLD].sum())
+        small = (values > 0) & (values <= threshold)
+        counts = np.bincount((values[small] - 1) // alignment, weights=self.counts[small], minlength=len(classes))
+        for index, count in enumerate(counts):
+            out[str((index + 1) * alignment)] = int(count)
+        out[f">{threshold}"] = int(self.counts[values > threshold].sum())
         return out
 
 

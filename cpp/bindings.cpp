@@ -263,6 +263,7 @@ void bind_traces(py::module_& m) {
 
 // Replay and the synthetic generators (replay.h, generators.h).
 void bind_replay(py::module_& m) {
+  m.attr("ABSURD_REQUEST_BYTES") = kAbsurdRequestBytes;
   const auto result_to_dict = [](const ReplayResult& r) {
     const auto optional_int = [](const std::optional<uint64_t>& v) -> py::object {
       return v ? py::object(py::int_(*v)) : py::object(py::none());

@@ -192,3 +192,17 @@ def test_bad_requests_are_one_line_errors_and_leave_no_folder(workloads: Path, t
     assert done.returncode == 2
     assert message in done.stderr and done.stderr.count("\n") == 1, done.stderr
     assert set(tmp_path.rglob("*")) == before, "a results folder was left behind"
+
+
+def test_a_corrupt_cached_trace_is_made_again(tmp_path: Path) -> None:
+    from allocbench.runner import prepare_traces
+    from allocbench.suites import Workload
+
+    workload = Workload("w", "a churn", generator="churn", params={"live": 50, "pairs": 2000}, seed=1)
+    quiet = type("Quiet", (), {"note": staticmethod(lambda text: None)})()
+    first = prepare_traces([workload], tmp_path, quiet)["w"]
+    data = bytearray(first.path.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # inside a chunk: its checksum no longer matches
+    first.path.write_bytes(bytes(data))
+    again = prepare_traces([workload], tmp_path, quiet)["w"]
+    assert again.sha256 == first.sha256 and again.ops == first.ops
