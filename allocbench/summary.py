@@ -1,6 +1,6 @@
 """Terminal tables of results: what `allocbench run` prints at the end, `allocbench show`
-prints later, and `allocbench compare` prints for two runs. Aggregates with the report's
-statistics (allocbench.report.stats), then renders as plain text.
+prints later, and `allocbench compare` prints for two runs. The summary renders the report's
+own aggregate (allocbench.report.aggregate) as plain text, so page and terminal agree.
 
 Time cells read "1.07x ±0.02" (candidate / reference, 95% interval half width); a leading
 "~" marks a difference that is not significant (pyperf's two-sample t-test at 95%).
@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from allocbench.report.stats import RelativeTime, geometric_mean_ratio, relative_time
+import pandas as pd
+
+from allocbench.report.aggregate import aggregate
+from allocbench.report.stats import RelativeTime, relative_time
 from allocbench.results import ResultsFolder
 
 MiB = 1024 * 1024
@@ -33,16 +36,15 @@ def _relative(candidate: dict | None, reference: dict | None) -> RelativeTime | 
     )
 
 
-def format_relative(rel: RelativeTime | None) -> str:
-    if rel is None:
+def format_relative(ratio: float, low: float, high: float, significant: bool) -> str:
+    if ratio != ratio:  # NaN: not timed
         return "-"
-    mark = "" if rel.significant else "~"
-    spread = f" ±{rel.half_width:.2f}" if rel.half_width == rel.half_width else ""
-    return f"{mark}{rel.ratio:.2f}x{spread}"
+    spread = f" ±{(high - low) / 2:.2f}" if high == high and low == low else ""
+    return f"{'' if significant else '~'}{ratio:.2f}x{spread}"
 
 
-def format_mib(value: float | None) -> str:
-    return "-" if value is None else f"{value / MiB:.1f}"
+def format_mib(value: float) -> str:
+    return "-" if value != value else f"{value / MiB:.1f}"
 
 
 def _table(title: str, header: list[str], rows: list[list[str]], stream: TextIO) -> None:
@@ -53,40 +55,40 @@ def _table(title: str, header: list[str], rows: list[list[str]], stream: TextIO)
 
 
 def print_summary(folder: ResultsFolder, stream: TextIO) -> None:
+    """The report's figures (allocbench.report.aggregate), as three text tables."""
+    report = aggregate([folder.path])
+    run = report.runs[0].label
+    labels = report.allocators_of(run)
+    cells = report.cells[report.cells["run"] == run].set_index(["allocator", "workload"])
+
+    def text(label: str, workload: str, render) -> str:
+        if (label, workload) not in cells.index:
+            return "-"
+        row = cells.loc[(label, workload)]
+        return "FAILED" if "failed" in (row["time"], row["memory"]) and render(row) == "-" else render(row)
+
+    def time_of(row) -> str:
+        return format_relative(row["relative_time"], row["relative_time_low"], row["relative_time_high"],
+                               bool(row["significant"]) if row["significant"] is not pd.NA else row["allocator_is_baseline"])
+
+    cells["allocator_is_baseline"] = [a == report.baseline for a, _ in cells.index]
+    workloads = [w for w in report.workloads if w in set(cells.index.get_level_values("workload"))]
+    time_rows = [[w] + [text(l, w, time_of) for l in labels] for w in workloads]
+    summary = report.summary[report.summary["run"] == run].set_index("allocator")
+    time_rows.append(["geometric mean"] + [
+        format_relative(summary.loc[l, "relative_time"], summary.loc[l, "relative_time_low"],
+                        summary.loc[l, "relative_time_high"], bool(summary.loc[l, "significant"]) or l == report.baseline)
+        if l in summary.index else "-"
+        for l in labels
+    ])
+    peak_rows = [[w] + [text(l, w, lambda r: format_mib(r.get("peak_rss_bytes", float("nan")))) for l in labels] for w in workloads]
+    retained_rows = [[w] + [text(l, w, lambda r: format_mib(r.get("retained_rss_bytes", float("nan")))) for l in labels] for w in workloads]
+
     manifest = folder.manifest
-    labels = [a["label"] for a in manifest["allocators"]]
-    workloads = [w["name"] for w in manifest["workloads"]]
-    baseline = manifest["baseline"]
-    cells = _figures(folder)
-    failed = {(c["allocator"], c["workload"]) for c in folder.failures()}
-
-    def cell_text(label: str, workload: str, text: str) -> str:
-        return "FAILED" if (label, workload) in failed and text == "-" else text
-
-    time_rows, peak_rows, retained_rows = [], [], []
-    for workload in workloads:
-        base = cells.get((baseline, workload))
-        time_rows.append([workload] + [cell_text(l, workload, format_relative(_relative(cells.get((l, workload)), base))) for l in labels])
-        peak_rows.append([workload] + [cell_text(l, workload, format_mib(cells.get((l, workload), {}).get("peak_rss_bytes"))) for l in labels])
-        retained_rows.append([workload] + [cell_text(l, workload, format_mib(cells.get((l, workload), {}).get("retained_rss_bytes"))) for l in labels])
-
-    overall = ["geometric mean"]
-    for label in labels:
-        pairs = [(cells.get((label, w)), cells.get((baseline, w))) for w in workloads]
-        pairs = [(c, b) for c, b in pairs if _relative(c, b) is not None]
-        if not pairs:
-            overall.append("-")
-            continue
-        overall.append(format_relative(geometric_mean_ratio(
-            [c["time_mean"] for c, _ in pairs], [c["time_stdev"] for c, _ in pairs], [c["time_values"] for c, _ in pairs],
-            [b["time_mean"] for _, b in pairs], [b["time_stdev"] for _, b in pairs], [b["time_values"] for _, b in pairs],
-        )))
-    time_rows.append(overall)
-
     stream.write(f"suite {manifest['suite']} ({manifest['mode']} mode), {len(labels)} allocators, {len(workloads)} workloads\n")
-    _table(f"time relative to {baseline} (lower is faster; ~ not significant)", ["workload", *labels], time_rows, stream)
-    _table("peak RSS above the empty process, MiB", ["workload", *labels], peak_rows, stream)
-    _table("retained RSS at the end of the workload, MiB", ["workload", *labels], retained_rows, stream)
+    _table(f"time relative to {report.baseline} (lower is faster; ~ not significant)", ["workload", *labels], time_rows, stream)
+    _table("peak RSS above the process before the workload, MiB", ["workload", *labels], peak_rows, stream)
+    _table("retained RSS when the workload has ended, MiB", ["workload", *labels], retained_rows, stream)
 
 
 def print_comparison(before: ResultsFolder, after: ResultsFolder, stream: TextIO) -> None:
@@ -99,7 +101,9 @@ def print_comparison(before: ResultsFolder, after: ResultsFolder, stream: TextIO
         label, workload = key
         peak_old, peak_new = old[key].get("peak_rss_bytes"), new[key].get("peak_rss_bytes")
         peak = f"{peak_new / peak_old:.2f}x" if peak_old and peak_new is not None else "-"
-        rows.append([workload, label, format_relative(_relative(new[key], old[key])), peak])
+        rel = _relative(new[key], old[key])
+        time = format_relative(rel.ratio, rel.low, rel.high, rel.significant) if rel else "-"
+        rows.append([workload, label, time, peak])
     if not rows:
         stream.write("the two runs share no (allocator, workload) cell\n")
         return
