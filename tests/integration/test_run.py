@@ -206,3 +206,14 @@ def test_a_corrupt_cached_trace_is_made_again(tmp_path: Path) -> None:
     first.path.write_bytes(bytes(data))
     again = prepare_traces([workload], tmp_path, quiet)["w"]
     assert again.sha256 == first.sha256 and again.ops == first.ops
+
+
+@pytest.mark.parametrize("what, expected", [("suites", "small-objects"), ("workloads", "churn-random"),
+                                            ("allocators", "preload:/path/lib.so"), ("presets", "cpython-3.11"),
+                                            ("options", "arena_release")])
+def test_list_prints_one_described_line_each(tmp_path: Path, what: str, expected: str) -> None:
+    done = subprocess.run([sys.executable, "-m", "allocbench", "list", what], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert any(line.startswith(expected) for line in lines)
+    assert all(len(line.split(maxsplit=1)) == 2 for line in lines), "a line without its description"
