@@ -44,9 +44,6 @@ class AllocatorChoice:
     preload: str | None = None  # LD_PRELOAD for the worker process
     discovered: bool = False  # found by default discovery rather than asked for
 
-    def environment(self, base: dict[str, str]) -> dict[str, str]:
-        return worker_environment(base, self.preload)
-
     def to_manifest(self) -> dict:
         return {
             "label": self.label,

@@ -236,9 +236,8 @@ class Runner:
         self.allocators = {a["label"]: a for a in manifest["allocators"]}
         self.mode = manifest["mode"]
         self.touch = manifest.get("touch", "first")
-        self.traces: dict[str, Path] = {}
+        self.facts: dict[str, TraceFacts] = {}
         self.replay_seconds: dict[tuple[str, str], float] = {}
-        self.ops: dict[str, int] = {}
         self.child: subprocess.Popen | None = None
 
     # --- traces -----------------------------------------------------------------------
@@ -248,8 +247,7 @@ class Runner:
             if entry.get("trace_sha256") not in (None, fact.sha256):
                 raise UsageError(f"workload '{entry['name']}': its trace changed since the run began ({fact.path})")
             entry.update({"trace": str(fact.path), "trace_sha256": fact.sha256, "ops": fact.ops})
-            self.traces[entry["name"]] = fact.path
-            self.ops[entry["name"]] = fact.ops
+            self.facts[entry["name"]] = fact
             if not any(r["workload"] == entry["name"] for r in self.folder.sizes):
                 self.folder.set_sizes(entry["name"], fact.sizes)
         self.folder.save_manifest()
@@ -302,7 +300,7 @@ class Runner:
             if allocator["preload"]:
                 args.append("--inherit-environ=LD_PRELOAD")
             args += [
-                "--allocbench-trace", str(self.traces[workload]),
+                "--allocbench-trace", str(self.facts[workload].path),
                 "--allocbench-spec", allocator["spec"],
                 "--allocbench-name", workload,
                 "--allocbench-touch", self.touch,
@@ -316,7 +314,7 @@ class Runner:
         self._merge_pyperf(label, benchmark)
         values = benchmark.get_values()
         mean = benchmark.mean()
-        ops = self.ops[workload]
+        ops = self.facts[workload].ops
         stdev = benchmark.stdev() if len(values) > 1 else 0.0
         rows = [
             ("time_mean", mean, "s"),
@@ -352,12 +350,12 @@ class Runner:
 
     def memory_cell(self, label: str, workload: str, timeout: float) -> None:
         allocator = self.allocators[label]
-        every = max(1, self.ops[workload] // TIMELINE_SAMPLES)
+        every = max(1, self.facts[workload].ops // TIMELINE_SAMPLES)
         with tempfile.TemporaryDirectory(prefix="allocbench-cell-") as scratch:
             out = Path(scratch) / "memory.json"
             args = [
                 "-m", "allocbench.memory_probe",
-                "--trace", str(self.traces[workload]),
+                "--trace", str(self.facts[workload].path),
                 "--spec", allocator["spec"],
                 # Every byte written, as a program fills what it allocates: RSS then counts
                 # the memory the workload really uses, not only pages its first bytes share.

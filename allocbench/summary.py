@@ -68,10 +68,10 @@ def print_summary(folder: ResultsFolder, stream: TextIO) -> None:
         return "FAILED" if "failed" in (row["time"], row["memory"]) and render(row) == "-" else render(row)
 
     def time_of(row) -> str:
-        return format_relative(row["relative_time"], row["relative_time_low"], row["relative_time_high"],
-                               bool(row["significant"]) if row["significant"] is not pd.NA else row["allocator_is_baseline"])
+        # The baseline against itself has no test (significant is NA): it gets no "~" mark.
+        significant = row.name[0] == report.baseline or (row["significant"] is not pd.NA and bool(row["significant"]))
+        return format_relative(row["relative_time"], row["relative_time_low"], row["relative_time_high"], significant)
 
-    cells["allocator_is_baseline"] = [a == report.baseline for a, _ in cells.index]
     workloads = [w for w in report.workloads if w in set(cells.index.get_level_values("workload"))]
     time_rows = [[w] + [text(l, w, time_of) for l in labels] for w in workloads]
     summary = report.summary[report.summary["run"] == run].set_index("allocator")

@@ -16,9 +16,7 @@ import subprocess
 from pathlib import Path
 
 import allocbench
-from allocbench.commands.record import record
 from allocbench.errors import UsageError
-from allocbench.trace import Trace, TraceError
 
 DEFAULT_CACHE = Path("results") / "traces"
 
@@ -63,6 +61,11 @@ def cached_trace_path(name: str, cache: str | Path = DEFAULT_CACHE) -> Path:
 def recorded_trace(name: str, cache: str | Path = DEFAULT_CACHE) -> Path:
     """The trace of workload program `name`, recorded now if not cached (or if the cached
     file cannot be read, e.g. written by an older trace format)."""
+    # Imported here: every `allocbench` command imports this module (for DEFAULT_CACHE),
+    # and only recording needs numpy and the recorder.
+    from allocbench.commands.record import record
+    from allocbench.trace import Trace, TraceError
+
     path = cached_trace_path(name, cache)
     try:
         Trace(path)

@@ -77,7 +77,7 @@ def _measure(output: Path, allocators: tuple[str, ...], failing_cell: tuple[str,
     runner.use_traces(facts)
     for workload in WORKLOADS:
         for label in allocators:
-            rows = _timing_rows(runner.allocators[label], workload.name, runner.traces[workload.name], runner.ops[workload.name], runner.touch)
+            rows = _timing_rows(runner.allocators[label], workload.name, runner.facts[workload.name].path, runner.facts[workload.name].ops, runner.touch)
             folder.put_metrics(label, workload.name, rows)
             folder.mark(label, workload.name, "time", "done")
             timeout = IMPOSSIBLE_TIMEOUT if (label, workload.name) == failing_cell else CELL_TIMEOUT

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from allocbench.allocators import choose, discover, resolve
+from allocbench.allocators import choose, discover, resolve, worker_environment
 from allocbench.errors import UsageError
 from allocbench.suites import load_suite, suite_names
 
@@ -84,6 +84,6 @@ def test_asking_for_a_missing_library_is_an_error(tmp_path: Path) -> None:
 
 def test_a_preloaded_allocator_only_exists_in_its_workers_environment() -> None:
     choice = resolve("preload:/bin/sh")  # any existing absolute path is accepted as a library
-    env = choice.environment({"PATH": "/bin", "LD_PRELOAD": "/other.so", "PYTHONMALLOC": "malloc"})
+    env = worker_environment({"PATH": "/bin", "LD_PRELOAD": "/other.so", "PYTHONMALLOC": "malloc"}, choice.preload)
     assert env == {"PATH": "/bin", "LD_PRELOAD": "/bin/sh"}
-    assert resolve("cpython").environment({"PYTHONMALLOC": "malloc"}) == {}
+    assert worker_environment({"PYTHONMALLOC": "malloc"}, resolve("cpython").preload) == {}
