@@ -13,9 +13,30 @@ statistics.
 
 __version__ = "0.1.0"
 
-from allocbench._core import Allocator, ConfigError, options, parse_spec, presets  # noqa: E402
-from allocbench.generate import generate
-from allocbench.replay import replay
-from allocbench.results import load
+from allocbench._core import (  # noqa: E402
+    Allocator,
+    ConfigError,
+    ReplayResult,
+    TraceError,
+    option_values,
+    options,
+    parse_spec,
+    presets,
+)
+from allocbench.generate import generate  # noqa: E402
+from allocbench.replay import replay  # noqa: E402
+from allocbench.results import load  # noqa: E402
 
-__all__ = ["Allocator", "ConfigError", "generate", "load", "options", "parse_spec", "presets", "replay"]
+__all__ = [
+    "Allocator",
+    "ConfigError",
+    "ReplayResult",
+    "TraceError",
+    "generate",
+    "load",
+    "option_values",
+    "options",
+    "parse_spec",
+    "presets",
+    "replay",
+]

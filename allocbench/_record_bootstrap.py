@@ -47,12 +47,12 @@ def start_recording(core, trace_path: str, metadata: dict) -> None:
     core.start_recording(trace_path, text, len(text.encode()) + METADATA_HEADROOM)
 
 
-def stop_recording(core, metadata: dict) -> dict | None:
+def stop_recording(core, metadata: dict, exit_status: int = 0) -> dict | None:
     """Stops and closes the trace; returns its final metadata (None in a forked child, where
-    nothing is written)."""
+    nothing is written). A program that failed gives a trace marked with its exit status."""
     import json
 
-    final = dict(metadata)
+    final = dict(metadata, program_exit_status=exit_status)
 
     def complete(counts: dict) -> str:
         final["ops_skipped"] = {
@@ -77,17 +77,46 @@ def main() -> None:
     metadata = json.loads(metadata_json)
     sys.argv = [target, *program_args]
     start_recording(core, trace_path, metadata)
+    if kind == "module" and not _module_exists(target):
+        # As `python -m` would refuse it: nothing ran, so no trace is left.
+        core.stop_recording(lambda counts: json.dumps(metadata))
+        os.unlink(trace_path)
+        print(f"allocbench record: no module named {target!r}", file=sys.stderr)
+        raise SystemExit(2)
+    exit_status = 1
     try:
         if kind == "script":
             runpy.run_path(target, run_name="__main__")
         else:
             runpy.run_module(target, run_name="__main__", alter_sys=True)
+        exit_status = 0
+    except SystemExit as stop:
+        exit_status = _status_of(stop.code)
+        raise
     finally:
         try:
-            stop_recording(core, metadata)
+            stop_recording(core, metadata, exit_status)
         except core.TraceError as error:
             print(f"allocbench record: {error}", file=sys.stderr)
             raise SystemExit(2) from None
+
+
+def _module_exists(name: str) -> bool:
+    """Whether `python -m name` would find the module (finding a submodule imports its
+    parent package, as running it would)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _status_of(code) -> int:
+    """The exit status sys.exit(code) gives."""
+    if code is None:
+        return 0
+    return code if isinstance(code, int) else 1
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ LIBRARY_DIRS = (
     "/usr/local/lib",
 )
 DEFAULT_LABELS = ("pymalloc:preset=cpython-3.11", "cpython", "system")
+CORE_KINDS = ("pymalloc", "system", "cpython", "floor")
 
 
 @dataclass(frozen=True)
@@ -99,8 +100,17 @@ def resolve(label: str, search_dirs: tuple[str, ...] = LIBRARY_DIRS) -> Allocato
         if not os.path.isabs(path) or not os.path.isfile(path):
             raise UsageError(f"allocator '{label}': {path or '(empty)'} is not an existing absolute path to a library")
         return _preloaded(label, path, discovered=False)
+    if label.partition(":")[0].strip() not in CORE_KINDS:
+        raise UsageError(f"allocator '{label[:200]}': unknown; expected pymalloc[:key=value,...], "
+                         f"{', '.join(CORE_KINDS[1:])}, {', '.join(KNOWN_LIBRARIES)} or preload:/path/lib.so")
     config = parse_spec(label)
     return AllocatorChoice(label=label, spec=config.pop("spec"), config=config)
+
+
+def is_preloaded(label: str) -> bool:
+    """Whether a label names a library that only a new process can run (LD_PRELOAD)."""
+    label = label.strip()
+    return label in KNOWN_LIBRARIES or label.startswith("preload:")
 
 
 def discover(search_dirs: tuple[str, ...] = LIBRARY_DIRS) -> list[AllocatorChoice]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import pyperf
 
 from allocbench import _core
+from allocbench.allocators import KNOWN_LIBRARIES
 
 # Defaults sized for 2-core machines: --fast keeps 3 processes of 2 values, the default mode
 # 6 processes of 3 values, --rigorous 12; each value lasts at least min_time.
@@ -30,7 +31,7 @@ def worker_identity() -> dict:
     cpython = _core.Allocator("cpython").stats()
     with open("/proc/self/maps") as maps:
         mapped = {line.split()[-1] for line in maps if "/" in line}
-    preloads = sorted(p for p in mapped if any(n in p for n in ("jemalloc", "mimalloc", "tcmalloc")))
+    preloads = sorted(p for p in mapped if any(name in p for name in KNOWN_LIBRARIES))
     return {
         "allocbench_malloc_library": system["malloc_library"],
         "allocbench_pymalloc_active": int("arenas_current" in cpython),
@@ -40,7 +41,7 @@ def worker_identity() -> dict:
 
 def time_replays(loops: int, trace: str, allocator: _core.Allocator, touch: str) -> float:
     """Seconds of the op loops of `loops` replays into the same allocator."""
-    return sum(_core.replay(trace, allocator, touch, 0)["elapsed_seconds"] for _ in range(loops))
+    return _core.replay(trace, allocator, touch, 0, loops).elapsed_seconds
 
 
 def add_cmdline_args(cmd: list[str], args) -> None:

@@ -1,13 +1,16 @@
 """The `allocbench` command: one small module per subcommand under allocbench.commands.
 
 Each command module defines `NAME`, `HELP`, `add_arguments(parser)` and `run(args) -> int`.
-Bad input (ConfigError, UsageError, a missing or unreadable file) is reported as one line
-on stderr with exit status 2, never as a traceback.
+Bad input (ConfigError, TraceError, UsageError, a file that cannot be read or written, an
+output that cannot be written) is reported as one line on stderr with exit status 2, never
+as a traceback; so is a standard output that is closed or full.
 """
 
 from __future__ import annotations
 
 import argparse
+import codecs
+import errno
 import importlib
 import os
 import sys
@@ -16,6 +19,9 @@ from allocbench._core import ConfigError, TraceError
 from allocbench.errors import UsageError
 
 COMMANDS = ["run", "show", "compare", "report", "list", "spec", "generate", "replay", "record", "trace"]
+
+
+_OUTPUT_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EBADF)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -34,18 +40,54 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _silence_stdout() -> None:
+    """Points standard output at /dev/null, so that the interpreter's own flush at exit has
+    nothing left to fail on."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def _file_system_bytes(error: UnicodeEncodeError) -> tuple[bytes | str, int]:
+    """Prints a name that is not UTF-8 as the bytes it has on disk (as `ls` does), and any
+    other character the stream cannot take escaped."""
+    text = error.object[error.start:error.end]
+    if all("\udc80" <= c <= "\udcff" for c in text):
+        return bytes(ord(c) - 0xDC00 for c in text), error.end
+    return text.encode("ascii", "backslashreplace").decode(), error.end
+
+
+codecs.register_error("allocbench.names", _file_system_bytes)
+
+
 def main(argv: list[str] | None = None) -> int:
+    if sys.stdout is None:
+        print("allocbench: standard output is closed; give it somewhere to write (e.g. >/dev/null)", file=sys.stderr)
+        return 2
+    # Names the user gave (paths that are not UTF-8) are printed, never refused.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="allocbench.names")
     args = build_parser().parse_args(argv)
     try:
-        return args._run(args)
+        status = args._run(args)
+        sys.stdout.flush()  # a full disk shows here, as one line, not at the interpreter's exit
+        return status
     except BrokenPipeError:  # `allocbench ... | head`: the reader has seen enough
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _silence_stdout()
         return 0
     except (ConfigError, TraceError, UsageError) as error:
         print(f"allocbench {args.command}: {error}", file=sys.stderr)
         return 2
     except OSError as error:
-        print(f"allocbench {args.command}: {error.filename or ''}: {error.strerror or error}", file=sys.stderr)
+        if error.filename is None and error.errno in _OUTPUT_ERRORS:
+            _silence_stdout()
+            print(f"allocbench {args.command}: cannot write the output: {error.strerror}", file=sys.stderr)
+        elif error.filename is None:
+            print(f"allocbench {args.command}: {error.strerror or error}", file=sys.stderr)
+        else:
+            print(f"allocbench {args.command}: {os.fsdecode(error.filename)}: {error.strerror or error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"allocbench {args.command}: interrupted", file=sys.stderr)

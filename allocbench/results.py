@@ -1,8 +1,19 @@
-"""A results folder (docs/results-format.md): created, updated cell by cell, read back.
+"""A results folder (docs/results-format.md): created, appended to cell by cell, read back.
+The one home of the format: the runner writes through it, and `load()`, `show`, `compare`,
+`report` and `--resume` read through it.
 
-Every file is written whole to a temporary name and renamed into place, so whatever is on
-disk is complete; the manifest says which cells are done, failed or missing. That is what
-makes an interrupted run resumable and a half-written result impossible.
+Writing costs O(1) per cell, however many cells a run has:
+  * a cell's rows are appended to metrics.csv and timelines.csv as whole lines, in one
+    write each;
+  * its new state (done or failed, the rows it wrote, the loops its memory pass gave pyperf)
+    is then appended to cells.jsonl, the journal;
+  * manifest.json is rewritten (to a temporary name, renamed into place) only when the run
+    starts, finishes or resumes, with the journal folded into its cells;
+  * pyperf/<allocator>.json is rewritten whole, but holds one allocator's workloads only.
+A kill at any moment leaves files that read back as what was complete: a line cut short, or
+rows whose cell the journal does not call done, are not results. Reading folds the journal
+into the manifest's cells and then checks that every phase called done has all the rows it
+wrote; a phase that lacks them is reported as missing (and `--resume` measures it again).
 """
 
 from __future__ import annotations
@@ -10,53 +21,237 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from allocbench import _core
 from allocbench.errors import UsageError
+from allocbench.metrics import BY_NAME, PHASES
 
 SCHEMA = 1
+MANIFEST = "manifest.json"
+JOURNAL = "cells.jsonl"
+METRICS_FILE = "metrics.csv"
+TIMELINES_FILE = "timelines.csv"
+SIZES_FILE = "sizes.csv"
 METRIC_COLUMNS = ("allocator", "workload", "metric", "value", "unit")
 TIMELINE_COLUMNS = ("allocator", "workload", "op_index", "live_bytes", "footprint_bytes", "rss_bytes")
 SIZE_COLUMNS = ("workload", "size", "count")
-PHASES = ("memory", "time")  # memory first: its replay time sets pyperf's loops
+STATES = ("done", "failed", "missing")
+STATUSES = ("running", "complete", "interrupted", "failed")
+MODES = ("fast", "default", "rigorous")
 
 
 def atomic_write(path: Path, data: str | bytes) -> None:
+    """Writes a whole file under a temporary name and renames it into place."""
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    with open(partial, "wb") as file:
-        file.write(data.encode() if isinstance(data, str) else data)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(partial, path)
+    try:
+        with open(partial, "wb") as file:
+            file.write(data.encode() if isinstance(data, str) else data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
-def _csv_text(columns: tuple[str, ...], rows: list[dict]) -> str:
+def _csv_lines(columns: tuple[str, ...], rows: list[tuple], header: bool = False) -> str:
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
+    writer = csv.writer(out, lineterminator="\n")
+    if header:
+        writer.writerow(columns)
     writer.writerows(rows)
     return out.getvalue()
 
 
-def _read_csv(path: Path) -> list[dict]:
-    if not path.is_file():
-        return []
-    with path.open(newline="") as file:
-        return list(csv.DictReader(file))
+def _append(path: Path, text: str) -> None:
+    """Appends whole lines with one write, then makes them durable: a kill leaves either all
+    of them or, at worst, a last line cut short, which readers drop."""
+    if not text:
+        return
+    data = text.encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
+    try:
+        while data:
+            data = data[os.write(fd, data):]
+        os.fdatasync(fd)
+    finally:
+        os.close(fd)
 
 
+def _value_text(value: float | int) -> str:
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+# --- the manifest ---------------------------------------------------------------------
+def _fail(path: Path, what: str) -> None:
+    raise UsageError(f"{path}: {what}")
+
+
+def _require(manifest: dict, key: str, kind: type | tuple, path: Path) -> object:
+    if key not in manifest:
+        _fail(path, f"no '{key}': not a results folder's manifest (or a damaged one)")
+    value = manifest[key]
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        _fail(path, f"'{key}' is {type(value).__name__}, expected {getattr(kind, '__name__', kind)}")
+    return value
+
+
+def validate_manifest(manifest: object, path: Path) -> dict:
+    """Checks everything a reader relies on; raises UsageError (one line naming the file
+    and the fault) for anything else."""
+    if not isinstance(manifest, dict):
+        _fail(path, f"the top level is {type(manifest).__name__}, not a JSON object")
+    if manifest.get("schema") != SCHEMA:
+        _fail(path, f"schema {manifest.get('schema')!r}, this allocbench reads {SCHEMA}")
+    for key in ("suite", "baseline", "cwd", "created"):
+        _require(manifest, key, str, path)
+    if _require(manifest, "mode", str, path) not in MODES:
+        _fail(path, f"mode {manifest['mode']!r}: one of {', '.join(MODES)}")
+    if _require(manifest, "status", str, path) not in STATUSES:
+        _fail(path, f"status {manifest['status']!r}: one of {', '.join(STATUSES)}")
+    command = _require(manifest, "command", list, path)
+    if not all(isinstance(word, str) for word in command):
+        _fail(path, "'command' must be a list of strings")
+    for key in ("machine", "python", "packages"):
+        _require(manifest, key, dict, path)
+    timeout = manifest.get("cell_timeout", 600.0)
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not math.isfinite(timeout) or timeout <= 0:
+        _fail(path, f"cell_timeout {timeout!r}: a number of seconds above 0")
+    if manifest.get("touch", "first") not in ("none", "first", "all"):
+        _fail(path, f"touch {manifest.get('touch')!r}: one of none, first, all")
+
+    allocators = _require(manifest, "allocators", list, path)
+    if not allocators:
+        _fail(path, "'allocators' is empty: a run has at least one allocator")
+    labels = []
+    for entry in allocators:
+        if not isinstance(entry, dict) or not isinstance(entry.get("label"), str) or not isinstance(entry.get("spec"), str):
+            _fail(path, "every allocator needs a 'label' and a 'spec' (strings)")
+        if not isinstance(entry.get("config", {}), dict) or entry.get("preload") not in (None,) and not isinstance(entry.get("preload"), str):
+            _fail(path, f"allocator {entry['label']!r}: 'config' must be an object and 'preload' a path or null")
+        labels.append(entry["label"])
+    if len(set(labels)) != len(labels):
+        _fail(path, "an allocator label is listed twice")
+    if manifest["baseline"] not in labels:
+        _fail(path, f"baseline {manifest['baseline']!r} is not one of the run's allocators ({', '.join(labels)})")
+
+    workloads = _require(manifest, "workloads", list, path)
+    if not workloads:
+        _fail(path, "'workloads' is empty: a run has at least one workload")
+    names = []
+    for entry in workloads:
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+            _fail(path, "every workload needs a 'name' (a string)")
+        names.append(entry["name"])
+    if len(set(names)) != len(names):
+        _fail(path, "a workload name is listed twice")
+
+    cells = _require(manifest, "cells", list, path)
+    seen = set()
+    for cell in cells:
+        if not isinstance(cell, dict):
+            _fail(path, "every cell must be an object")
+        key = (cell.get("allocator"), cell.get("workload"))
+        if key[0] not in labels or key[1] not in names:
+            _fail(path, f"cell {key[0]!r} x {key[1]!r} names an allocator or workload the manifest does not list")
+        if key in seen:
+            _fail(path, f"cell {key[0]} x {key[1]} is listed twice")
+        seen.add(key)
+        for phase in PHASES:
+            if cell.get(phase) not in STATES:
+                _fail(path, f"cell {key[0]} x {key[1]}: {phase} state {cell.get(phase)!r}, one of {', '.join(STATES)}")
+    if len(seen) != len(labels) * len(names):
+        _fail(path, f"{len(seen)} cells for {len(labels)} allocators x {len(names)} workloads")
+    return manifest
+
+
+def _read_json(path: Path) -> object:
+    try:
+        return json.loads(path.read_bytes().decode("utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"{path.parent}: not a results folder (no {path.name})") from None
+    except IsADirectoryError:
+        raise UsageError(f"{path}: is a folder, not a file") from None
+    except UnicodeDecodeError as error:
+        raise UsageError(f"{path}: not UTF-8 text (byte {error.start})") from None
+    except (json.JSONDecodeError, ValueError, RecursionError) as error:
+        raise UsageError(f"{path}: not valid JSON: {str(error).splitlines()[0][:200]}") from None
+
+
+# --- cell states ----------------------------------------------------------------------
+def new_cell(allocator: str, workload: str) -> dict:
+    return {"allocator": allocator, "workload": workload, "time": "missing", "memory": "missing",
+            "reasons": {}, "rows": {}, "loops": None}
+
+
+def reason_text(cell: dict) -> str:
+    """The cell's failure reasons, each phase's after its name: "memory: ...; time: ..."."""
+    reasons = cell.get("reasons") or {}
+    return "; ".join(f"{phase}: {reasons[phase]}" for phase in PHASES if reasons.get(phase))
+
+
+@dataclass
+class Journal:
+    """One line per finished cell phase, appended as it finishes."""
+
+    path: Path
+
+    def append(self, entry: dict) -> None:
+        _append(self.path, json.dumps(entry, separators=(",", ":")) + "\n")
+
+    def entries(self) -> list[dict]:
+        if not self.path.is_file():
+            return []
+        out = []
+        for line in self.path.read_bytes().split(b"\n"):
+            try:
+                entry = json.loads(line)
+            except (ValueError, UnicodeDecodeError):
+                continue  # a line cut short by a kill, or damage: not a state
+            if isinstance(entry, dict) and entry.get("phase") in PHASES and entry.get("state") in ("done", "failed"):
+                out.append(entry)
+        return out
+
+
+def _apply(cells: dict, entry: dict) -> None:
+    cell = cells.get((entry.get("allocator"), entry.get("workload")))
+    if cell is None:
+        return
+    phase = entry["phase"]
+    cell[phase] = entry["state"]
+    reasons = dict(cell.get("reasons") or {})
+    reasons.pop(phase, None)
+    if entry["state"] == "failed":
+        reasons[phase] = str(entry.get("reason") or "no reason given")
+    cell["reasons"] = reasons
+    rows = dict(cell.get("rows") or {})
+    for key, count in (entry.get("rows") or {}).items():
+        rows[key] = count
+    cell["rows"] = rows
+    if phase == "memory" and entry.get("loops") is not None:
+        cell["loops"] = entry["loops"]
+
+
+# --- the folder -----------------------------------------------------------------------
+@dataclass
 class ResultsFolder:
-    def __init__(self, path: Path, manifest: dict):
-        self.path = path
-        self.manifest = manifest
-        self.metrics = _read_csv(path / "metrics.csv")
-        self.timelines = _read_csv(path / "timelines.csv")
-        self.sizes = _read_csv(path / "sizes.csv")
+    path: Path
+    manifest: dict
+    # (allocator, workload) -> the cell of the manifest, the journal folded in
+    cells: dict = field(default_factory=dict)
+    # what reading found missing or damaged: one sentence each, for show/report to say
+    problems: list = field(default_factory=list)
+    _metrics: list = field(default_factory=list, repr=False)
+    _timelines: list = field(default_factory=list, repr=False)
 
+    # --- creation and writing ----------------------------------------------------------
     @classmethod
-    def create(cls, path: Path, manifest: dict) -> "ResultsFolder":
-        """A new folder. Refuses one that exists and is not empty."""
+    def create(cls, path: Path, manifest: dict, sizes: dict[str, dict[int, int]]) -> "ResultsFolder":
+        """A new folder with its manifest, sizes.csv and empty tables. Refuses one that exists
+        and is not empty."""
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
             raise UsageError(f"{path}: already exists and is not empty (use --resume to finish a run)")
         try:
@@ -64,79 +259,244 @@ class ResultsFolder:
         except OSError as error:
             raise UsageError(f"{path}: cannot create the results folder: {error.strerror}") from None
         folder = cls(path, manifest)
+        folder.cells = {(c["allocator"], c["workload"]): c for c in manifest["cells"]}
+        size_rows = [(w, s, c) for w, histogram in sizes.items() for s, c in sorted(histogram.items())]
+        atomic_write(path / SIZES_FILE, _csv_lines(SIZE_COLUMNS, size_rows, header=True))
+        atomic_write(path / METRICS_FILE, _csv_lines(METRIC_COLUMNS, [], header=True))
+        atomic_write(path / TIMELINES_FILE, _csv_lines(TIMELINE_COLUMNS, [], header=True))
+        (path / JOURNAL).touch()
         folder.save_manifest()
         return folder
 
-    @classmethod
-    def open(cls, path: Path) -> "ResultsFolder":
-        manifest_path = path / "manifest.json"
-        try:
-            manifest = json.loads(manifest_path.read_text())
-        except FileNotFoundError:
-            raise UsageError(f"{path}: not a results folder (no manifest.json)") from None
-        except json.JSONDecodeError as error:
-            raise UsageError(f"{manifest_path}: not valid JSON: {error}") from None
-        if manifest.get("schema") != SCHEMA:
-            raise UsageError(f"{manifest_path}: schema {manifest.get('schema')!r}, this allocbench reads {SCHEMA}")
-        return cls(path, manifest)
-
     def save_manifest(self) -> None:
-        atomic_write(self.path / "manifest.json", json.dumps(self.manifest, indent=2) + "\n")
+        """Rewrites manifest.json with the cells as they are now (O(cells): at start, end and
+        resume only)."""
+        self.manifest["cells"] = list(self.cells.values())
+        atomic_write(self.path / MANIFEST, json.dumps(self.manifest, indent=2) + "\n")
 
-    def cell(self, allocator: str, workload: str) -> dict:
-        for cell in self.manifest["cells"]:
-            if cell["allocator"] == allocator and cell["workload"] == workload:
-                return cell
-        raise KeyError((allocator, workload))
-
-    def mark(self, allocator: str, workload: str, phase: str, status: str, reason: str | None = None) -> None:
-        cell = self.cell(allocator, workload)
-        cell[phase] = status
-        if reason:
-            cell["reason"] = f"{phase}: {reason}"
+    def set_status(self, status: str, finished: str | None) -> None:
+        """Rewrites the manifest with the cells as they are; once the run has stopped, the
+        journal's lines are all in it, so the journal is emptied (a kill in between leaves
+        lines that fold in to the same states)."""
+        self.manifest["status"] = status
+        self.manifest["finished"] = finished
         self.save_manifest()
+        if status != "running":
+            atomic_write(self.path / JOURNAL, "")
 
-    def put_metrics(self, allocator: str, workload: str, rows: list[dict]) -> None:
-        """Adds a cell's rows, replacing rows of the same metrics that a run interrupted
-        between writing them and marking the cell done may have left."""
-        names = {row["metric"] for row in rows}
-        self.metrics = [
-            r for r in self.metrics
-            if not (r["allocator"] == allocator and r["workload"] == workload and r["metric"] in names)
-        ] + rows
-        atomic_write(self.path / "metrics.csv", _csv_text(METRIC_COLUMNS, self.metrics))
+    def record(self, allocator: str, workload: str, phase: str, state: str, *, reason: str | None = None,
+               metrics: list[tuple[str, float]] = (), timeline: list[tuple] = (), pyperf_json: str | None = None,
+               loops: int | None = None) -> None:
+        """Writes what a cell phase produced, then journals its state: rows first, so that a
+        state the journal holds always has its rows on disk."""
+        rows = {}
+        if state == "done":
+            lines = [(allocator, workload, name, _value_text(value), BY_NAME[name].unit) for name, value in metrics]
+            _append(self.path / METRICS_FILE, _csv_lines(METRIC_COLUMNS, lines))
+            rows[phase] = len(lines)
+            if phase == "memory":
+                samples = [(allocator, workload, *("" if v is None else v for v in sample)) for sample in timeline]
+                _append(self.path / TIMELINES_FILE, _csv_lines(TIMELINE_COLUMNS, samples))
+                rows["timeline"] = len(samples)
+            if pyperf_json is not None:
+                self._merge_pyperf(allocator, pyperf_json)
+        entry = {"allocator": allocator, "workload": workload, "phase": phase, "state": state,
+                 "reason": reason, "rows": rows, "loops": loops}
+        Journal(self.path / JOURNAL).append(entry)
+        _apply(self.cells, entry)
 
-    def put_timeline(self, allocator: str, workload: str, rows: list[dict]) -> None:
-        self.timelines = [
-            r for r in self.timelines if not (r["allocator"] == allocator and r["workload"] == workload)
-        ] + rows
-        atomic_write(self.path / "timelines.csv", _csv_text(TIMELINE_COLUMNS, self.timelines))
+    def _merge_pyperf(self, allocator: str, benchmark_json: str) -> None:
+        """pyperf/<allocator>.json holds one benchmark per workload: rewritten whole, which
+        costs the allocator's own workloads, not the run's cells."""
+        import pyperf
 
-    def set_sizes(self, workload: str, histogram: dict[int, int]) -> None:
-        self.sizes = [r for r in self.sizes if r["workload"] != workload]
-        self.sizes.extend({"workload": workload, "size": s, "count": c} for s, c in sorted(histogram.items()))
-        atomic_write(self.path / "sizes.csv", _csv_text(SIZE_COLUMNS, self.sizes))
+        from allocbench.allocators import file_label
+
+        path = self.pyperf_path(allocator)
+        with io.StringIO(benchmark_json) as text:
+            benchmark = pyperf.Benchmark.load(text)
+        benchmarks = []
+        if path.is_file():
+            benchmarks = [b for b in pyperf.BenchmarkSuite.load(str(path)).get_benchmarks() if b.get_name() != benchmark.get_name()]
+        partial = path.with_name(f".{file_label(allocator)}.{os.getpid()}.partial")
+        pyperf.BenchmarkSuite(benchmarks + [benchmark]).dump(str(partial), replace=True)
+        os.replace(partial, path)
+
+    def pyperf_path(self, allocator: str) -> Path:
+        from allocbench.allocators import file_label
+
+        return self.path / "pyperf" / f"{file_label(allocator)}.json"
+
+    # --- reading ------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | os.PathLike) -> "ResultsFolder":
+        """Reads and checks a folder; raises UsageError (one line) for one that is not a
+        results folder or whose manifest is damaged. Missing or cut rows are not errors: they
+        are listed in `problems`, and their cell phases read as missing."""
+        path = Path(path)
+        if not path.is_dir():
+            raise UsageError(f"{path}: not a folder" if path.exists() else f"{path}: no such folder")
+        manifest = validate_manifest(_read_json(path / MANIFEST), path / MANIFEST)
+        folder = cls(path, manifest)
+        folder.cells = {(c["allocator"], c["workload"]): dict(c) for c in manifest["cells"]}
+        for cell in folder.cells.values():
+            cell.setdefault("reasons", {})
+            cell.setdefault("rows", {})
+            cell.setdefault("loops", None)
+        for entry in Journal(path / JOURNAL).entries():
+            _apply(folder.cells, entry)
+        folder._metrics, folder._timelines = folder._read_tables()
+        folder._check_rows()
+        return folder
+
+    def _done(self, allocator: str, workload: str, phase: str) -> bool:
+        cell = self.cells.get((allocator, workload))
+        return cell is not None and cell[phase] == "done"
+
+    def _read_tables(self) -> tuple[list[tuple], list[tuple]]:
+        """The rows of cell phases that are done, the last of each key kept (a resumed cell
+        may have been written twice), a line cut short dropped."""
+        metrics: dict[tuple, tuple] = {}
+        for row in self._read_csv(METRICS_FILE, METRIC_COLUMNS):
+            allocator, workload, name, value, unit = row
+            metric = BY_NAME.get(name)
+            if metric is None or not self._done(allocator, workload, metric.phase):
+                continue
+            metrics[(allocator, workload, name)] = (allocator, workload, name, self._number(value, METRICS_FILE), unit)
+        timelines: dict[tuple, tuple] = {}
+        for row in self._read_csv(TIMELINES_FILE, TIMELINE_COLUMNS):
+            allocator, workload = row[0], row[1]
+            if not self._done(allocator, workload, "memory"):
+                continue
+            numbers = tuple(None if v == "" else self._number(v, TIMELINES_FILE) for v in row[2:])
+            timelines[(allocator, workload, numbers[0])] = (allocator, workload, *numbers)
+        return list(metrics.values()), list(timelines.values())
+
+    def _read_csv(self, name: str, columns: tuple[str, ...]) -> list[list[str]]:
+        path = self.path / name
+        if not path.is_file():
+            self.problems.append(f"{name} is missing")
+            return []
+        data = path.read_bytes()
+        if data and not data.endswith(b"\n"):
+            data = data[: data.rfind(b"\n") + 1]  # the last line was cut short: not a row
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise UsageError(f"{path}: not UTF-8 text (byte {error.start})") from None
+        rows = list(csv.reader(io.StringIO(text)))
+        if not rows or tuple(rows[0]) != columns:
+            raise UsageError(f"{path}: the first line must be the columns {','.join(columns)}")
+        body = rows[1:]
+        for number, row in enumerate(body, start=2):
+            if len(row) != len(columns):
+                raise UsageError(f"{path}: line {number} has {len(row)} fields, expected {len(columns)}")
+        return body
+
+    def _number(self, text: str, file: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise UsageError(f"{self.path / file}: {text[:40]!r} is not a number") from None
+        return int(value) if value.is_integer() and abs(value) < 2**53 and "." not in text and "e" not in text.lower() else value
+
+    def _check_rows(self) -> None:
+        """Every phase called done must have every row it wrote; else it reads as missing."""
+        counts: dict[tuple, int] = {}
+        for allocator, workload, name, _, _ in self._metrics:
+            key = (allocator, workload, BY_NAME[name].phase)
+            counts[key] = counts.get(key, 0) + 1
+        for allocator, workload, *_ in self._timelines:
+            key = (allocator, workload, "timeline")
+            counts[key] = counts.get(key, 0) + 1
+        lacking = []
+        for (allocator, workload), cell in self.cells.items():
+            for phase in PHASES:
+                if cell[phase] != "done":
+                    continue
+                expected = cell["rows"]
+                wanted = [(phase, expected.get(phase))] + ([("timeline", expected.get("timeline"))] if phase == "memory" else [])
+                if any(n is not None and counts.get((allocator, workload, kind), 0) != n for kind, n in wanted):
+                    cell[phase] = "missing"
+                    lacking.append(f"{allocator} x {workload} ({phase})")
+        if lacking:
+            shown = ", ".join(lacking[:5]) + (f" and {len(lacking) - 5} more" if len(lacking) > 5 else "")
+            self.problems.append(
+                f"{len(lacking)} cell phase(s) the manifest calls done lack their rows in {METRICS_FILE} or "
+                f"{TIMELINES_FILE}, so they count as missing: {shown}"
+            )
+        # Drop the rows of phases that no longer count.
+        self._metrics = [r for r in self._metrics if self._done(r[0], r[1], BY_NAME[r[2]].phase)]
+        self._timelines = [r for r in self._timelines if self._done(r[0], r[1], "memory")]
+
+    def compact(self) -> None:
+        """Rewrites the tables with exactly the rows that count, the manifest with the
+        journal folded in, and empties the journal (in that order, so that a kill between two
+        steps still reads back the same): what --resume does before it measures."""
+        atomic_write(self.path / METRICS_FILE, _csv_lines(METRIC_COLUMNS, [
+            (a, w, m, _value_text(v), u) for a, w, m, v, u in self._metrics], header=True))
+        atomic_write(self.path / TIMELINES_FILE, _csv_lines(TIMELINE_COLUMNS, [
+            tuple("" if v is None else v for v in row) for row in self._timelines], header=True))
+        self.save_manifest()
+        atomic_write(self.path / JOURNAL, "")
+
+    # --- what readers see ---------------------------------------------------------------
+    def cell_list(self) -> list[dict]:
+        return list(self.cells.values())
 
     def missing(self) -> list[tuple[str, str, str]]:
-        """(allocator, workload, phase) of every cell phase not run yet."""
-        return [
-            (cell["allocator"], cell["workload"], phase)
-            for cell in self.manifest["cells"]
-            for phase in PHASES
-            if cell[phase] == "missing"
-        ]
+        """(allocator, workload, phase) of every cell phase not done and not failed."""
+        return [(c["allocator"], c["workload"], phase) for c in self.cells.values() for phase in PHASES
+                if c[phase] == "missing"]
 
     def failures(self) -> list[dict]:
-        return [cell for cell in self.manifest["cells"] if "failed" in (cell["time"], cell["memory"])]
+        return [c for c in self.cells.values() if "failed" in (c["time"], c["memory"])]
+
+    def metrics_rows(self) -> list[tuple]:
+        """(allocator, workload, metric, value, unit) of every cell phase that is done."""
+        return list(self._metrics)
+
+    def timeline_rows(self) -> list[tuple]:
+        return list(self._timelines)
+
+    def size_rows(self) -> list[tuple]:
+        rows = []
+        for workload, size, count in self._read_csv(SIZES_FILE, SIZE_COLUMNS):
+            rows.append((workload, int(self._number(size, SIZES_FILE)), int(self._number(count, SIZES_FILE))))
+        return rows
+
+    def frame(self, which: str = "metrics"):
+        """metrics, timelines or sizes as a pandas DataFrame."""
+        import pandas as pd
+
+        if which == "metrics":
+            return pd.DataFrame(self.metrics_rows(), columns=list(METRIC_COLUMNS)).astype({"value": float})
+        if which == "timelines":
+            return pd.DataFrame(self.timeline_rows(), columns=list(TIMELINE_COLUMNS)).astype(
+                {c: float for c in TIMELINE_COLUMNS[2:]})
+        if which == "sizes":
+            return pd.DataFrame(self.size_rows(), columns=list(SIZE_COLUMNS))
+        raise ValueError(which)
 
 
 def load(path: str | os.PathLike):
-    """The tidy table of a results folder (metrics.csv) as a pandas DataFrame, with a `run`
-    column naming the folder, so that several runs concatenate cleanly."""
-    import pandas as pd
-
-    folder = ResultsFolder.open(Path(path))
-    frame = pd.DataFrame(folder.metrics, columns=list(METRIC_COLUMNS))
-    frame["value"] = pd.to_numeric(frame["value"])
+    """The tidy table of a results folder (metrics.csv: every figure of every cell that is
+    done) as a pandas DataFrame, with a `run` column naming the folder, so that several runs
+    concatenate cleanly. A sweep's knob columns (one per pymalloc option) follow `allocator`."""
+    folder = ResultsFolder.open(path)
+    frame = folder.frame("metrics")
     frame.insert(0, "run", folder.path.name)
+    knobs = knob_columns(folder.manifest)
+    if knobs:
+        names = [o["name"] for o in _core.options()]
+        for offset, name in enumerate(names):
+            frame.insert(2 + offset, name, frame["allocator"].map(lambda label: knobs.get(label, {}).get(name)))
     return frame
+
+
+def knob_columns(manifest: dict) -> dict[str, dict[str, str]]:
+    """For a sweep: allocator label -> its pymalloc options (empty for the other runs)."""
+    if manifest.get("kind") != "sweep":
+        return {}
+    return {a["label"]: {k: v for k, v in a.get("config", {}).items() if k not in ("allocator", "preset")}
+            for a in manifest["allocators"] if a.get("config", {}).get("allocator") == "pymalloc"}

@@ -8,16 +8,14 @@ suites to include. An installed wheel carries the folder as allocbench/workloads
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from allocbench import __version__, _core
+from allocbench import _core
 from allocbench.errors import UsageError
 from allocbench.workloads import workloads_folder
+
 
 @dataclass(frozen=True)
 class Workload:
@@ -36,36 +34,6 @@ class Workload:
         if self.program:
             return {"program": self.program}
         return {"generator": self.generator, "params": self.params, "seed": self.seed}
-
-    def cached_path(self, cache_dir: Path) -> Path:
-        """Where the trace is cached: keyed by the program's text and the Python version, or
-        by the generator, its parameters, its seed and the allocbench version."""
-        if self.program:
-            from allocbench.workloads import cached_trace_path
-
-            return cached_trace_path(Path(self.program).stem, cache_dir)
-        key = json.dumps([__version__, self.generator, self.params, self.seed], sort_keys=True)
-        digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-        return cache_dir / f"{self.name}-{digest}.abtrace"
-
-    def forget_trace(self, cache_dir: Path) -> None:
-        self.cached_path(cache_dir).unlink(missing_ok=True)
-
-    def trace(self, cache_dir: Path) -> Path:
-        """The workload's trace: recorded or generated on first use, then cached."""
-        if self.program:
-            from allocbench.workloads import recorded_trace
-
-            return recorded_trace(Path(self.program).stem, cache=cache_dir)
-        from allocbench.generate import generate
-
-        path = self.cached_path(cache_dir)
-        if not path.is_file():
-            cache_dir.mkdir(parents=True, exist_ok=True)
-            partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-            generate(self.generator, partial, seed=self.seed, **self.params)
-            os.replace(partial, path)
-        return path
 
 
 @dataclass(frozen=True)

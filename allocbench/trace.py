@@ -1,10 +1,11 @@
 """Trace files from Python: write, open, iterate as numpy chunks, summarise.
 
 The format (docs/trace-format.md) is read and written by the C++ core, which verifies every
-chunk; this module adds the consumer's checks (liveness, absurd sizes) and the summary that
-`allocbench trace info` prints. Memory stays bounded: one chunk at a time, plus per-id
-tables of the trace's id space (at most its peak live blocks plus one) and one count per
-distinct requested size.
+chunk; the summary that `allocbench trace info` prints comes from the core's scan_trace,
+which reads the trace through the replay loop's own checks (liveness, absurd sizes), so a
+fault is worded the same by `trace info` and by a replay. Memory stays bounded: one chunk at
+a time, plus a table of the trace's id space (at most its peak live blocks plus one) and one
+count per distinct requested size.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ __all__ = [
     "RECORD_DTYPE",
     "OPS",
     "DOMAINS",
-    "ABSURD_SIZE",
     "Trace",
     "TraceError",
     "TraceStats",
@@ -38,9 +38,6 @@ RECORD_DTYPE = np.dtype(
 OP_NAMES: dict[int, str] = trace_op_names()
 OPS: dict[str, int] = {name: code for code, name in OP_NAMES.items()}
 DOMAINS: dict[str, int] = {"raw": 0, "mem": 1, "obj": 2}
-# No small-object workload asks for a block this large in one request: in a trace it means
-# corruption (or a generator bug), and replaying it would only measure the OS.
-ABSURD_SIZE = _core.ABSURD_REQUEST_BYTES  # larger requests are taken as a corrupt trace
 PERCENTILES = (50, 90, 99)
 
 
@@ -56,9 +53,9 @@ def _as_records(records: np.ndarray | Iterable[tuple]) -> np.ndarray:
     return np.array(rows, dtype=RECORD_DTYPE)
 
 
-def write_trace(path: str | os.PathLike, records: np.ndarray | Iterable[tuple], metadata: dict) -> dict:
+def write_trace(path: str | bytes | os.PathLike, records: np.ndarray | Iterable[tuple], metadata: dict) -> dict:
     """Writes a whole trace; returns its summary (op count, id space, checksum, ...)."""
-    writer = TraceWriter(str(path), json.dumps(metadata))
+    writer = TraceWriter(path, json.dumps(metadata))
     writer.append_records(_as_records(records))
     writer.close()
     return writer.summary
@@ -67,9 +64,11 @@ def write_trace(path: str | os.PathLike, records: np.ndarray | Iterable[tuple], 
 class Trace:
     """An open trace: header and trailer already verified, chunks verified as they are read."""
 
-    def __init__(self, path: str | os.PathLike):
-        self.path = Path(path)
-        self._reader = TraceReader(str(path))
+    def __init__(self, path: str | bytes | os.PathLike):
+        self.path = Path(os.fsdecode(path))
+        self._reader = TraceReader(self.path)
+        # The core has checked that the metadata is one JSON object that every reader parses
+        # the same (no lone surrogates, no numbers of absurd length).
         self.metadata: dict = json.loads(self._reader.metadata_json)
         self.summary: dict = self._reader.summary
 
@@ -78,10 +77,6 @@ class Trace:
         self._reader.rewind()
         while (data := self._reader.next_chunk()) is not None:
             yield self._reader.chunk_first_op, np.frombuffer(data, dtype=RECORD_DTYPE)
-
-    def error(self, op_index: int, message: str) -> TraceError:
-        """The one-line error of a consumer's check, shaped as the reader's own."""
-        return TraceError(f"{self.path}: op {op_index}: {message}")
 
 
 @dataclass
@@ -103,176 +98,57 @@ class TraceStats:
     size_mean: float | None
     size_percentiles: dict[int, int] = field(default_factory=dict)
     # pymalloc size class block size (16, 32, ... 512) -> requests; "0" and ">512" as well,
-    # for the requests pymalloc hands to the system.
+    # for the requests pymalloc hands to the lower allocator.
     by_size_class: dict[str, int] = field(default_factory=dict)
 
 
-# Liveness states of an id, kept across chunks.
-_NEVER, _LIVE, _FREED, _MOVED = 0, 1, 2, 3
+def _percentile(values: np.ndarray, counts: np.ndarray, p: int) -> int:
+    rank = np.cumsum(counts)
+    return int(values[np.searchsorted(rank, rank[-1] * p / 100)])
 
 
-class _Liveness:
-    """Per-id state and size across chunks; checks each chunk's births and deaths.
-
-    A chunk's ops become events: a birth (alloc, calloc, the new id of a realloc or foreign
-    realloc) or a death (free, the old id of a realloc). Sorted by (id, op index, death
-    first), each event's predecessor is the previous event of the same id, so whether the id
-    was live before it, and the size that dies with it, come out vectorised. The first bad
-    event by op index is a real error: everything before it was consistent."""
-
-    def __init__(self, trace: Trace):
-        self.trace = trace
-        id_space = trace.summary["id_space"]
-        self.state = np.zeros(id_space, dtype=np.int8)
-        self.size = np.zeros(id_space, dtype=np.int64)
-        self.live_objects = 0
-        self.live_bytes = 0
-        self.peak_objects = 0
-        self.peak_bytes = 0
-
-    def feed(self, first_op: int, records: np.ndarray, block_bytes: np.ndarray) -> None:
-        op = records["op"]
-        n = len(records)
-        position = np.arange(n)
-        birth_by_id = np.isin(op, (OPS["alloc"], OPS["calloc"]))
-        birth_by_arg = np.isin(op, (OPS["realloc"], OPS["foreign_realloc"]))
-        death = np.isin(op, (OPS["free"], OPS["realloc"]))
-        e_pos = np.concatenate([position[death], position[birth_by_id], position[birth_by_arg]])
-        e_id = np.concatenate([records["id"][death], records["id"][birth_by_id], records["arg"][birth_by_arg]])
-        n_death = int(death.sum())
-        e_birth = np.arange(len(e_pos)) >= n_death
-        e_size = np.where(e_birth, block_bytes[e_pos], 0)
-        e_op = op[e_pos]
-        order = np.lexsort((e_birth, e_pos, e_id))
-        e_pos, e_id, e_birth, e_size, e_op = (a[order] for a in (e_pos, e_id, e_birth, e_size, e_op))
-
-        first = np.ones(len(e_id), dtype=bool)
-        first[1:] = e_id[1:] != e_id[:-1]
-        previous = np.maximum(np.arange(len(e_id)) - 1, 0)
-        table_state = self.state[e_id]
-        live_before = np.where(first, table_state == _LIVE, e_birth[previous])
-        freed_before = np.where(first, table_state == _FREED, ~e_birth[previous] & (e_op[previous] == OPS["free"]))
-        dying_size = np.where(first, self.size[e_id], e_size[previous])
-
-        self._raise_first_error(first_op, e_pos, e_id, e_op, e_birth, live_before, freed_before, block_bytes)
-
-        sign = np.where(e_birth, 1, -1)
-        object_delta = np.bincount(e_pos, weights=sign, minlength=n).astype(np.int64)
-        byte_delta = np.bincount(e_pos, weights=np.where(e_birth, e_size, -dying_size), minlength=n).astype(np.int64)
-        objects = self.live_objects + np.cumsum(object_delta)
-        live_bytes = self.live_bytes + np.cumsum(byte_delta)
-        if n:
-            self.peak_objects = max(self.peak_objects, int(objects.max()))
-            self.peak_bytes = max(self.peak_bytes, int(live_bytes.max()))
-            self.live_objects, self.live_bytes = int(objects[-1]), int(live_bytes[-1])
-
-        last = np.ones(len(e_id), dtype=bool)
-        last[:-1] = e_id[:-1] != e_id[1:]
-        ids = e_id[last]
-        self.state[ids] = np.where(e_birth[last], _LIVE, np.where(e_op[last] == OPS["free"], _FREED, _MOVED))
-        self.size[ids] = np.where(e_birth[last], e_size[last], 0)
-
-    def _raise_first_error(self, first_op, e_pos, e_id, e_op, e_birth, live_before, freed_before, block_bytes):
-        problems = {
-            "reborn": e_birth & live_before,
-            "dead": ~e_birth & ~live_before,
-            "absurd": e_birth & (block_bytes[e_pos] > ABSURD_SIZE),
-        }
-        candidates = [(int(e_pos[mask].min()), kind) for kind, mask in problems.items() if mask.any()]
-        if not candidates:
-            return
-        position, kind = min(candidates)
-        i = int(np.flatnonzero(problems[kind] & (e_pos == position))[0])
-        name, block_id = OP_NAMES[int(e_op[i])], int(e_id[i])
-        if kind == "reborn":
-            message = f"{name} gives id {block_id}, which is already live"
-        elif kind == "absurd":
-            message = f"{name} of id {block_id}: absurd size {int(block_bytes[position])} bytes (more than {ABSURD_SIZE})"
-        elif freed_before[i] and name == "free":
-            message = f"double free of id {block_id}"
-        else:
-            message = f"{name} of id {block_id}, which is not live"
-        raise self.trace.error(first_op + position, message)
-
-
-class SizeHistogram:
-    """Counts of each distinct requested size, merged chunk by chunk."""
-
-    def __init__(self) -> None:
-        self.values = np.zeros(0, dtype=np.int64)
-        self.counts = np.zeros(0, dtype=np.int64)
-
-    def add(self, sizes: np.ndarray) -> None:
-        values, counts = np.unique(sizes, return_counts=True)
-        merged, where = np.unique(np.concatenate([self.values, values]), return_inverse=True)
-        total = np.zeros(len(merged), dtype=np.int64)
-        np.add.at(total, where, np.concatenate([self.counts, counts]))
-        self.values, self.counts = merged, total
-
-    def percentile(self, p: int) -> int:
-        rank = np.cumsum(self.counts)
-        return int(self.values[np.searchsorted(rank, rank[-1] * p / 100)])
-
-    def by_size_class(self) -> dict[str, int]:
-        """Requests by the block size pymalloc (preset cpython-3.11) rounds them up to."""
-        classes = _core.Allocator("pymalloc").size_classes()
-        alignment, threshold = classes[0]["block_size"], classes[-1]["block_size"]
-        values = self.values
-        out = {"0": int(self.counts[values == 0].sum())}
-        small = (values > 0) & (values <= threshold)
-        counts = np.bincount((values[small] - 1) // alignment, weights=self.counts[small], minlength=len(classes))
-        for index, count in enumerate(counts):
-            out[str((index + 1) * alignment)] = int(count)
-        out[f">{threshold}"] = int(self.counts[values > threshold].sum())
-        return out
-
-
-def block_bytes(records: np.ndarray) -> np.ndarray:
-    """Bytes of the block each record creates (calloc: count * element size), as int64."""
-    size = records["size"].astype(np.uint64)
-    product = size * records["arg"].astype(np.uint64)  # below 2**64: both factors are u32
-    # Clipped, so that the cast to int64 cannot wrap a huge calloc into a negative size.
-    block = np.where(records["op"] == OPS["calloc"], np.minimum(product, np.uint64(1 << 62)), size)
-    return block.astype(np.int64)
+def by_size_class(values: np.ndarray, counts: np.ndarray, spec: str = "pymalloc") -> dict[str, int]:
+    """Requests by the block size a pymalloc spec (default: preset cpython-3.11) serves them
+    from, "0" for 0 bytes and ">THRESHOLD" for those it passes to the lower allocator. The
+    rounding is the core's (SizeClasses), not restated here."""
+    classes = [c["block_size"] for c in _core.Allocator(spec).size_classes()]
+    blocks = np.array(_core.block_sizes(spec, values.tolist()), dtype=np.int64)
+    out = {"0": int(counts[values == 0].sum())}
+    out.update({str(block): int(counts[blocks == block].sum()) for block in classes})
+    out[f">{classes[-1]}"] = int(counts[(blocks == 0) & (values > 0)].sum())
+    return out
 
 
 def summarise(source: str | os.PathLike | Trace) -> TraceStats:
-    """Reads the whole trace, chunk by chunk; raises TraceError (one line, naming the file
-    and the op index) for a corrupt trace or one whose ops are inconsistent."""
+    """Reads the whole trace through the core's replay checks (scan_trace: the one home of
+    the liveness rules); raises TraceError (one line, naming the file and the op index) for a
+    corrupt trace or one whose ops are inconsistent."""
     trace = source if isinstance(source, Trace) else Trace(source)
-    liveness = _Liveness(trace)
-    histogram = SizeHistogram()
-    by_kind = np.zeros(256, dtype=np.int64)
-    by_domain = np.zeros(256, dtype=np.int64)
-    for first_op, records in trace.chunks():
-        by_kind += np.bincount(records["op"], minlength=256)
-        by_domain += np.bincount(records["domain"], minlength=256)
-        sizes = block_bytes(records)
-        liveness.feed(first_op, records, sizes)
-        requests = np.isin(records["op"], (OPS["alloc"], OPS["calloc"], OPS["realloc"], OPS["foreign_realloc"]))
-        histogram.add(sizes[requests])
-
-    requests = int(histogram.counts.sum())
+    scan = _core.scan_trace(trace.path)
+    sizes = np.array(scan.request_sizes, dtype=np.int64).reshape(-1, 2)
+    values, counts = sizes[:, 0], sizes[:, 1]
+    requests = int(counts.sum())
     recorded_skips = trace.metadata.get("ops_skipped", {})
+    ops = scan.ops
     return TraceStats(
-        path=str(trace.path),
+        path=os.fsdecode(trace.path),
         metadata=trace.metadata,
         op_count=trace.summary["op_count"],
-        ops_by_kind={name: int(by_kind[code]) for code, name in OP_NAMES.items()},
-        ops_by_domain={name: int(by_domain[code]) for name, code in DOMAINS.items()},
+        ops_by_kind=ops.as_dict(),
+        ops_by_domain=ops.by_domain,
         skipped_on_replay=trace.summary["skipped_ops"],
         # The recorder counts foreign ops too, but those are in the trace: keep the others.
         skipped_by_recorder={k: v for k, v in recorded_skips.items() if k not in OPS and isinstance(v, int)}
         if isinstance(recorded_skips, dict)
         else {},
-        peak_live_objects=liveness.peak_objects,
-        peak_live_bytes=liveness.peak_bytes,
-        final_live_objects=liveness.live_objects,
-        final_live_bytes=liveness.live_bytes,
+        peak_live_objects=scan.peak_live_objects,
+        peak_live_bytes=scan.peak_live_bytes,
+        final_live_objects=scan.retained_live_objects,
+        final_live_bytes=scan.retained_live_bytes,
         requests=requests,
-        size_min=int(histogram.values[0]) if requests else None,
-        size_max=int(histogram.values[-1]) if requests else None,
-        size_mean=float((histogram.values.astype(np.float64) * histogram.counts).sum() / requests) if requests else None,
-        size_percentiles={p: histogram.percentile(p) for p in PERCENTILES} if requests else {},
-        by_size_class=histogram.by_size_class(),
+        size_min=int(values[0]) if requests else None,
+        size_max=int(values[-1]) if requests else None,
+        size_mean=float((values.astype(np.float64) * counts).sum() / requests) if requests else None,
+        size_percentiles={p: _percentile(values, counts, p) for p in PERCENTILES} if requests else {},
+        by_size_class=by_size_class(values, counts),
     )

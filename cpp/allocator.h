@@ -13,6 +13,10 @@
 //     FloorAllocator, CpythonAllocator), so that a hot loop templated on its argument (trace
 //     replay) is compiled once per allocator type and pays no virtual call per operation.
 //
+// Each concrete allocator offers the same members (allocate, callocate, reallocate,
+// deallocate, owns, footprint_bytes, figures, debug_malloc_stats, is_valid), so the one
+// adapter below forwards them all without knowing which allocator it holds.
+//
 // Invariant: an Allocator's spec() is the validated spec that built it, and canonical()
 // of it reproduces the same configuration.
 #pragma once
@@ -22,6 +26,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "config.h"
 #include "cpython_allocator.h"
@@ -30,8 +35,6 @@
 #include "stats.h"
 
 namespace allocbench {
-
-enum class Ownership { no, yes, unknown };
 
 class Allocator {
  public:
@@ -42,9 +45,6 @@ class Allocator {
   virtual void* callocate(size_t count, size_t size) = 0;
   virtual void* reallocate(void* p, size_t old_n, size_t n) = 0;
   virtual void deallocate(void* p, size_t n) = 0;
-  // yes/no where the allocator can tell exactly (pymalloc: inside one of its arenas; floor:
-  // inside its region); unknown where it serves everything itself and cannot tell a foreign
-  // pointer (system, cpython).
   virtual Ownership owns(const void* p) const = 0;
   // Statistics, with the full configuration in info.
   virtual Figures figures() const = 0;
@@ -73,29 +73,18 @@ class AllocatorModel final : public Allocator {
     return impl_.reallocate(p, old_n, n);
   }
   void deallocate(void* p, size_t n) override { impl_.deallocate(p, n); }
-  Ownership owns(const void* p) const override {
-    if constexpr (std::is_same_v<Impl, Pymalloc> || std::is_same_v<Impl, FloorAllocator>)
-      return impl_.owns(p) ? Ownership::yes : Ownership::no;
-    else
-      return Ownership::unknown;
-  }
+  Ownership owns(const void* p) const override { return impl_.owns(p); }
   Figures figures() const override {
     Figures f;
     f.note("allocator", kind_name(spec().kind));
     f.note("spec", spec().canonical());
     if (!spec().preset.empty()) f.note("preset", spec().preset);
-    Figures own = [&] {
-      if constexpr (std::is_same_v<Impl, Pymalloc>) return impl_.stats().figures();
-      else return impl_.figures();
-    }();
+    Figures own = impl_.figures();
     f.info.insert(f.info.end(), own.info.begin(), own.info.end());
     f.counters = std::move(own.counters);
     return f;
   }
-  std::string debug_malloc_stats() const override {
-    if constexpr (std::is_same_v<Impl, Pymalloc>) return impl_.stats().debug_malloc_stats();
-    else return impl_.debug_malloc_stats();
-  }
+  std::string debug_malloc_stats() const override { return impl_.debug_malloc_stats(); }
   std::string is_valid() const override { return impl_.is_valid(); }
 
  private:
@@ -107,6 +96,15 @@ std::unique_ptr<Allocator> make_allocator(const AllocatorSpec& spec);
 inline std::unique_ptr<Allocator> make_allocator(std::string_view spec_text) {
   return make_allocator(parse_spec(spec_text));
 }
+
+// For each request size, the block a pymalloc spec serves it from (SizeClasses::block_for);
+// throws ConfigError for a spec of another kind, which has no size classes.
+std::vector<uint64_t> block_sizes(const AllocatorSpec& spec, const std::vector<uint64_t>& sizes);
+
+// Every size class of a pymalloc allocator with its pools and blocks now; empty for the other
+// kinds. (The one place outside visit() that asks which allocator it holds: only pymalloc has
+// size classes.)
+std::vector<SizeClassStats> size_class_stats(const Allocator& allocator);
 
 template <class F>
 decltype(auto) visit(Allocator& allocator, F&& f) {

@@ -7,14 +7,16 @@
 
 namespace allocbench {
 
-void OsMemory::note_footprint() {
+void ArenaMemory::note_footprint() {
   if (counters_.bytes_mapped > counters_.peak_bytes_mapped)
     counters_.peak_bytes_mapped = counters_.bytes_mapped;
   const uint64_t footprint = counters_.bytes_mapped - counters_.bytes_purged_current;
   if (footprint > counters_.peak_footprint) counters_.peak_footprint = footprint;
 }
 
-void* OsMemory::map(size_t size, bool aligned) {
+void* ArenaMemory::map() {
+  const size_t size = config_.arena_size;
+  const bool aligned = config_.arena_alignment == ArenaAlignment::aligned;
   const size_t length = aligned ? 2 * size : size;
   ++counters_.mmap_calls;
   void* p = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -34,29 +36,52 @@ void* OsMemory::map(size_t size, bool aligned) {
     }
     start = want;
   }
-  counters_.bytes_mapped += size;
-  note_footprint();
+  if (config_.arena_hugepages == ArenaHugepages::madvise) {
+    // Advice, not a demand: a kernel without transparent huge pages refuses it, and the arena
+    // works the same with small pages.
+    ++counters_.madvise_calls;
+    madvise(reinterpret_cast<void*>(start), size, MADV_HUGEPAGE);
+  }
   return reinterpret_cast<void*>(start);
 }
 
-void OsMemory::unmap(void* address, size_t size, size_t purged_inside) {
-  ++counters_.munmap_calls;
-  munmap(address, size);
-  counters_.bytes_mapped -= size;
+void* ArenaMemory::acquire() {
+  void* arena;
+  if (config_.arena_source == ArenaSource::malloc) {
+    ++counters_.arena_malloc_calls;
+    arena = lower_.malloc(lower_.ctx, config_.arena_size);
+  } else {
+    arena = map();
+  }
+  if (arena == nullptr) return nullptr;
+  counters_.bytes_mapped += config_.arena_size;
+  note_footprint();
+  return arena;
+}
+
+void ArenaMemory::release(void* arena, size_t purged_inside) {
+  if (config_.arena_source == ArenaSource::malloc) {
+    ++counters_.arena_free_calls;
+    lower_.free(lower_.ctx, arena);
+  } else {
+    ++counters_.munmap_calls;
+    munmap(arena, config_.arena_size);
+  }
+  counters_.bytes_mapped -= config_.arena_size;
   counters_.bytes_purged_current -= purged_inside;
 }
 
-void OsMemory::purge(void* address, size_t size, PoolPurge how) {
+void ArenaMemory::purge(void* address, size_t size) {
   // Pools are page aligned and at least a page (validate() sees to it), so the kernel
   // accepts every call; a failure here would be a bug worth stopping on.
   ++counters_.madvise_calls;
-  const int advice = how == PoolPurge::free ? MADV_FREE : MADV_DONTNEED;
+  const int advice = config_.pool_purge == PoolPurge::free ? MADV_FREE : MADV_DONTNEED;
   if (madvise(address, size, advice) != 0) std::abort();
   counters_.bytes_purged_total += size;
   counters_.bytes_purged_current += size;
 }
 
-void OsMemory::unpurge(size_t size) {
+void ArenaMemory::unpurge(size_t size) {
   counters_.bytes_purged_current -= size;
   note_footprint();
 }

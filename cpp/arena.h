@@ -2,8 +2,9 @@
 // "is this address inside one of my arenas?" lookup.
 //
 // Owns three things:
-//   * OsMemory: every mmap / munmap / madvise the pymalloc model makes, and the counters
-//     of them (calls, bytes mapped now and at peak, bytes purged).
+//   * ArenaMemory: where arenas come from (mmap, or the lower allocator's malloc with
+//     arena_source=malloc), the madvise calls on them (huge pages, purged pools), and the
+//     counters of every call (calls, bytes held now and at peak, bytes purged).
 //   * ArenaObject: CPython's struct arena_object. An arena of arena_size bytes is cut into
 //     pools. With arena_alignment=cpython the arena is taken where mmap puts it (page
 //     aligned); when its start is not pool aligned, the partial first pool and the partial
@@ -29,38 +30,49 @@
 #include <vector>
 
 #include "config.h"
+#include "lower_allocator.h"
 #include "pool.h"
 
 namespace allocbench {
 
-struct OsCounters {
+struct ArenaCounters {
   uint64_t mmap_calls = 0;
   uint64_t munmap_calls = 0;
   uint64_t madvise_calls = 0;
-  uint64_t bytes_mapped = 0;
+  uint64_t arena_malloc_calls = 0;  // arena_source=malloc: arenas taken from the lower allocator
+  uint64_t arena_free_calls = 0;    // ... and given back to it
+  uint64_t bytes_mapped = 0;        // arena bytes held, whatever their source
   uint64_t peak_bytes_mapped = 0;
   uint64_t bytes_purged_total = 0;    // every madvise'd byte, ever
   uint64_t bytes_purged_current = 0;  // purged pools not taken again since
   uint64_t peak_footprint = 0;        // peak of bytes_mapped - bytes_purged_current
 };
 
-class OsMemory {
+class ArenaMemory {
  public:
-  // Maps `size` bytes, read-write, private, anonymous. With `aligned`, the start is a
-  // multiple of `size` (maps twice the size and unmaps the excess). nullptr on failure.
-  void* map(size_t size, bool aligned);
-  // `purged_inside`: bytes of the range that are currently purged.
-  void unmap(void* address, size_t size, size_t purged_inside = 0);
+  ArenaMemory(const PymallocConfig& config, const LowerAllocator& lower)
+      : config_(config), lower_(lower) {}
+
+  // An arena of arena_size bytes: from mmap (read-write, private, anonymous; aligned to its
+  // size with arena_alignment=aligned, by mapping twice the size and unmapping the excess;
+  // MADV_HUGEPAGE with arena_hugepages=madvise) or from the lower allocator. nullptr on
+  // failure.
+  void* acquire();
+  // `purged_inside`: bytes of the arena that are currently purged.
+  void release(void* arena, size_t purged_inside);
   // Gives the pages of [address, address + size) back, keeping the mapping.
-  void purge(void* address, size_t size, PoolPurge how);
+  void purge(void* address, size_t size);
   // A purged range is in use again (its pages come back on first touch).
   void unpurge(size_t size);
 
-  const OsCounters& counters() const { return counters_; }
+  const ArenaCounters& counters() const { return counters_; }
 
  private:
+  void* map();
   void note_footprint();
-  OsCounters counters_;
+  const PymallocConfig& config_;
+  const LowerAllocator& lower_;
+  ArenaCounters counters_;
 };
 
 struct ArenaObject {

@@ -6,7 +6,6 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <sstream>
 
 extern "C" int _PyObject_DebugMallocStats(FILE* out);  // exported by CPython 3.11
 
@@ -55,10 +54,10 @@ std::string CpythonAllocator::debug_malloc_stats() const {
 Figures CpythonAllocator::figures() const {
   Figures f;
   f.note("python_version", Py_GetVersion());
-  f.add("live_requested_bytes", requested_.live_bytes);
-  f.add("peak_requested_bytes", requested_.peak_bytes);
-  f.add("live_count", requested_.live_count);
-  // Interpreter-wide figures from the report: "<message>   =   1,234".
+  requested_.add_figures(f);
+  // Interpreter-wide figures from the report.
+  const std::optional<ParsedMallocStats> report = parse_debug_malloc_stats(debug_malloc_stats());
+  if (!report) return f;
   const std::pair<const char*, const char*> wanted[] = {
       {"# arenas allocated current", "arenas_current"},
       {"# arenas highwater mark", "arenas_peak"},
@@ -67,37 +66,21 @@ Figures CpythonAllocator::figures() const {
       {"# bytes in allocated blocks", "allocated_block_bytes"},
       {"# bytes in available blocks", "available_block_bytes"},
   };
-  std::istringstream lines(debug_malloc_stats());
-  std::string line;
-  while (std::getline(lines, line)) {
-    const size_t star = line.find(" arenas * ");
-    if (star != std::string::npos && line.find(" bytes/arena") != std::string::npos)
-      f.add("arena_size", std::stoull(line.substr(star + 10)));
-    for (const auto& [message, name] : wanted) {
-      if (line.rfind(message, 0) != 0) continue;
-      uint64_t value = 0;
-      for (char ch : line.substr(line.find('=') + 1))
-        if (ch >= '0' && ch <= '9') value = value * 10 + static_cast<uint64_t>(ch - '0');
-      f.add(name, value);
-    }
-  }
+  for (const auto& [message, name] : wanted)
+    if (const std::optional<uint64_t> value = report->counter(message)) f.add(name, *value);
+  if (report->arena_size != 0) f.add("arena_size", report->arena_size);
   return f;
 }
 
 std::optional<uint64_t> CpythonAllocator::footprint_bytes() const {
-  const Figures f = figures();
-  uint64_t arenas = 0, arena_size = 0;
-  bool found = false;
-  for (const auto& [name, value] : f.counters) {
-    if (name == "arenas_current") arenas = value, found = true;
-    if (name == "arena_size") arena_size = value;
-  }
-  if (!found) return std::nullopt;
-  return arenas * arena_size;
+  const std::optional<ParsedMallocStats> report = parse_debug_malloc_stats(debug_malloc_stats());
+  const std::optional<uint64_t> arenas = report ? report->counter("# arenas allocated current") : std::nullopt;
+  if (!arenas) return std::nullopt;
+  return *arenas * report->arena_size;
 }
 
 std::string CpythonAllocator::is_valid() const {
-  return requested_.live_bytes <= requested_.peak_bytes ? "" : "live requested bytes above peak";
+  return requested_.is_valid();
 }
 
 }  // namespace allocbench

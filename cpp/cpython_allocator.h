@@ -28,6 +28,7 @@ class CpythonAllocator {
   void* callocate(size_t count, size_t size);
   void* reallocate(void* p, size_t old_n, size_t n);
   void deallocate(void* p, size_t n);
+  Ownership owns(const void*) const { return Ownership::unknown; }
 
   // The interpreter's arenas (parsed from its report: slow, walks every arena); none when
   // pymalloc is not in use.

@@ -6,11 +6,12 @@
 #include <charconv>
 #include <cstdio>
 #include <deque>
-#include <fstream>
+#include <memory>
 #include <functional>
 #include <map>
 
 #include "config.h"
+#include "files.h"
 #include "replay.h"
 
 namespace allocbench {
@@ -54,6 +55,16 @@ class Rng {
   static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
   uint64_t state_[4];
 };
+
+// The next line of `file` without its newline; false at the end.
+bool read_line(std::FILE* file, std::string& line) {
+  line.clear();
+  for (int c; (c = std::fgetc(file)) != EOF;) {
+    if (c == '\n') return true;
+    line += static_cast<char>(c);
+  }
+  return !line.empty();
+}
 
 std::string json_string(std::string_view text) {
   std::string out = "\"";
@@ -128,12 +139,13 @@ class SizeDistribution {
  private:
   void read_table(std::string_view generator, std::string_view name, std::string_view text) {
     const std::string path(text.substr(6));
-    std::ifstream in(path);
-    if (!in) bad_value(generator, name, text, "cannot read the table");
+    std::string error;
+    const std::unique_ptr<std::FILE, int (*)(std::FILE*)> in(open_regular_for_reading(path, error), std::fclose);
+    if (!in) bad_value(generator, name, text, "cannot read the table: " + error);
     std::string line;
     uint64_t line_number = 0, total = 0;
     std::string rows;
-    while (std::getline(in, line)) {
+    while (read_line(in.get(), line)) {
       ++line_number;
       if (line.empty() || line[0] == '#' || line == "size,weight") continue;
       const size_t comma = line.find(',');
@@ -368,13 +380,13 @@ Writer churn(Params& p) {
   };
 }
 
-Writer sweep(Params& p) {
+Writer size_ramp(Params& p) {
   const uint64_t max_size = p.count("max_size", 1, 1 << 20);
   const uint64_t per_size = p.count("per_size", 1, kMaxLive);
   const uint64_t rounds = p.count("rounds", 1, kMaxSteps);
   const Order free_order = p.order("free_order");
   if (max_size * per_size > kMaxLive)
-    bad_value("sweep", "per_size", std::to_string(per_size),
+    bad_value("size-ramp", "per_size", std::to_string(per_size),
               "max_size * per_size must be at most " + std::to_string(kMaxLive));
   return [=](TraceBuilder& trace, Rng& rng) {
     LiveSet set(free_order, rng);
@@ -520,13 +532,13 @@ const std::vector<Generator>& generators() {
          {"sizes", "uniform:8-512", kSizesHelp},
          {"free_at_end", "yes", "free the live set at the end: yes or no"}}},
        churn},
-      {{"sweep",
+      {{"size-ramp",
         "every request size from 1 to max_size, per_size blocks each, all live at once, then freed",
         {{"max_size", "512", "largest request size (the 3.11 threshold by default)"},
          {"per_size", "16", "blocks of each size per round"},
-         {"rounds", "4", "times the sweep is repeated"},
+         {"rounds", "4", "times the ramp is repeated"},
          {"free_order", "random", "order the blocks are freed in: lifo, fifo or random"}}},
-       sweep},
+       size_ramp},
       {{"survivors",
         "allocate blocks, free all but a scattered fraction; the survivors stay live or are freed last",
         {{"blocks", "1000000", "blocks allocated"},

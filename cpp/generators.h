@@ -4,10 +4,10 @@
 // generators.cpp), and writes each pattern through TraceWriter:
 //   churn          a live set of fixed size; each step frees one block and allocates one,
 //                  the victim chosen by lifetime: lifo, fifo or random
-//   sweep          every request size from 1 to max_size, per_size blocks each, all live at
+//   size-ramp      every request size from 1 to max_size, per_size blocks each, all live at
 //                  once, then freed; repeated for some rounds
 //   survivors      allocate N blocks, free all but a scattered fraction, optionally free the
-//                  survivors too: what stays mapped (pymalloc-facts.md, field observations)
+//                  survivors too: what stays mapped (docs/pymalloc-facts.md, "Field observations")
 //   sawtooth       grow to a peak, drop a fraction, regrow, for some cycles: arena thrashing
 //   list-growth    lists appended to one item at a time, with CPython 3.11's list_resize
 //                  over-allocation, the items array crossing the small-object threshold

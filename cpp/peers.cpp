@@ -62,9 +62,7 @@ std::optional<uint64_t> SystemMalloc::footprint_bytes() const {
 Figures SystemMalloc::figures() const {
   Figures f;
   f.note("malloc_library", malloc_library_);
-  f.add("live_requested_bytes", requested_.live_bytes);
-  f.add("peak_requested_bytes", requested_.peak_bytes);
-  f.add("live_count", requested_.live_count);
+  requested_.add_figures(f);
   if (glibc_answers_) {
     const struct mallinfo2 mi = mallinfo2();
     f.note("footprint_source", "mallinfo2");
@@ -87,7 +85,7 @@ std::string SystemMalloc::debug_malloc_stats() const {
 }
 
 std::string SystemMalloc::is_valid() const {
-  return requested_.live_bytes <= requested_.peak_bytes ? "" : "live requested bytes above peak";
+  return requested_.is_valid();
 }
 
 FloorAllocator::FloorAllocator() : free_(kLargest / kGranule) {
@@ -122,7 +120,7 @@ void FloorAllocator::large_free(void* p, size_t n) {
 
 void* FloorAllocator::reallocate(void* p, size_t old_n, size_t n) {
   if (p == nullptr) return allocate(n);
-  if (!owns(p)) {
+  if (!in_region(p)) {
     void* q = std::realloc(p, n == 0 ? 1 : n);
     if (q == nullptr) return nullptr;
     large_.resize(old_n, n);
@@ -155,9 +153,7 @@ std::optional<uint64_t> FloorAllocator::footprint_bytes() const {
 
 Figures FloorAllocator::figures() const {
   Figures f;
-  f.add("live_requested_bytes", requested_.live_bytes);
-  f.add("peak_requested_bytes", requested_.peak_bytes);
-  f.add("live_count", requested_.live_count);
+  requested_.add_figures(f);
   f.add("footprint_bytes", *footprint_bytes());
   f.add("bumped_bytes", static_cast<uint64_t>(bump_ - base_));
   f.add("passthrough_live_bytes", large_.live_bytes);
@@ -171,11 +167,11 @@ std::string FloorAllocator::debug_malloc_stats() const {
 }
 
 std::string FloorAllocator::is_valid() const {
-  if (requested_.live_bytes > requested_.peak_bytes) return "live requested bytes above peak";
+  if (std::string error = requested_.is_valid(); !error.empty()) return error;
   std::vector<char*> all;
   for (size_t cls = 0; cls < free_.size(); ++cls) {
     for (char* b : free_[cls]) {
-      if (!owns(b) || (b - base_) % kGranule != 0)
+      if (!in_region(b) || (b - base_) % kGranule != 0)
         return "floor class " + std::to_string(cls) + ": free block outside the region";
       all.push_back(b);
     }

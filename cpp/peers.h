@@ -33,6 +33,7 @@ class SystemMalloc {
   void* callocate(size_t count, size_t size);
   void* reallocate(void* p, size_t old_n, size_t n);
   void deallocate(void* p, size_t n);
+  Ownership owns(const void*) const { return Ownership::unknown; }
 
   // Heap plus mmapped bytes from mallinfo2; none when glibc's malloc is not in use.
   std::optional<uint64_t> footprint_bytes() const;
@@ -74,15 +75,13 @@ class FloorAllocator {
   }
   void deallocate(void* p, size_t n) {
     if (p == nullptr) return;
-    if (!owns(p)) return large_free(p, n);
+    if (!in_region(p)) return large_free(p, n);
     free_[(n - 1) / kGranule].push_back(static_cast<char*>(p));
     requested_.remove(n);
   }
   void* reallocate(void* p, size_t old_n, size_t n);
   void* callocate(size_t count, size_t size);
-  bool owns(const void* p) const {
-    return static_cast<const char*>(p) >= base_ && static_cast<const char*>(p) < bump_;
-  }
+  Ownership owns(const void* p) const { return in_region(p) ? Ownership::yes : Ownership::no; }
 
   // The region used so far, large blocks, and the free stacks themselves.
   std::optional<uint64_t> footprint_bytes() const;
@@ -91,6 +90,9 @@ class FloorAllocator {
   std::string is_valid() const;
 
  private:
+  bool in_region(const void* p) const {
+    return static_cast<const char*>(p) >= base_ && static_cast<const char*>(p) < bump_;
+  }
   void* large_allocate(size_t n);
   void large_free(void* p, size_t n);
   void* refuse(char* block);

@@ -7,39 +7,49 @@
 
 namespace allocbench {
 
-Pymalloc::Pymalloc(const PymallocConfig& config)
+Pymalloc::Pymalloc(const PymallocConfig& config, const LowerAllocator& lower, bool sizes_known)
     : config_((validate(config), config)),
+      lower_(lower),
+      sizes_known_(sizes_known),
       classes_(config_),
       pool_mask_(~static_cast<uintptr_t>(config_.pool_size - 1)),
       max_pools_per_arena_(config_.arena_size / config_.pool_size),
       used_(classes_.count(), nullptr),
       last_with_(max_pools_per_arena_ + 1, nullptr),
+      arena_memory_(config_, lower_),
       map_(config_.arena_size) {}
 
 Pymalloc::~Pymalloc() {
   for (ArenaObject* arena : arenas_)
-    if (arena->address != 0) os_.unmap(reinterpret_cast<void*>(arena->address), config_.arena_size);
+    if (arena->address != 0) arena_memory_.release(reinterpret_cast<void*>(arena->address), 0);
 }
 
+template <bool sized>
 void* Pymalloc::passthrough_allocate(size_t n) {
   // As CPython's raw domain: malloc(0) is made malloc(1) so that the pointer is distinct.
-  return note_passthrough(std::malloc(n == 0 ? 1 : n), n);
+  return note_passthrough<sized>(lower_.malloc(lower_.ctx, n == 0 ? 1 : n), n);
 }
 
+template <bool sized>
 void* Pymalloc::note_passthrough(void* p, size_t n) {
   if (p == nullptr) return nullptr;
   ++passthrough_calls_;
-  passthrough_.add(n);
-  requested_.add(n);
-  note_footprint();
+  if constexpr (sized) {
+    passthrough_.add(n);
+    requested_.add(n);
+    note_footprint();
+  }
   return p;
 }
 
+template <bool sized>
 void Pymalloc::passthrough_free(void* p, size_t n) {
   ++passthrough_calls_;
-  passthrough_.remove(n);
-  requested_.remove(n);
-  std::free(p);
+  if constexpr (sized) {
+    passthrough_.remove(n);
+    requested_.remove(n);
+  }
+  lower_.free(lower_.ctx, p);
 }
 
 void Pymalloc::full_pool(PoolHeader* pool) {
@@ -66,12 +76,11 @@ ArenaObject* Pymalloc::new_arena() {
       arenas_[chunk[i].index] = &chunk[i];
     }
   }
-  const bool aligned = config_.arena_alignment == ArenaAlignment::aligned;
-  void* memory = os_.map(config_.arena_size, aligned);
+  void* memory = arena_memory_.acquire();
   if (memory == nullptr) return nullptr;
   const uintptr_t base = reinterpret_cast<uintptr_t>(memory);
   if (!map_.mark_used(base)) {
-    os_.unmap(memory, config_.arena_size);
+    arena_memory_.release(memory, 0);
     return nullptr;
   }
   ArenaObject* arena = unused_;
@@ -101,7 +110,7 @@ void Pymalloc::release_arena(ArenaObject* arena) {
   const size_t purged =
       config_.pool_purge == PoolPurge::none ? 0 : arena->free_pools.size() * config_.pool_size;
   map_.mark_unused(arena->address);
-  os_.unmap(reinterpret_cast<void*>(arena->address), config_.arena_size, purged);
+  arena_memory_.release(reinterpret_cast<void*>(arena->address), purged);
   arena->address = 0;
   arena->free_pools.clear();
   arena->next = unused_;
@@ -169,7 +178,7 @@ void* Pymalloc::allocate_from_new_pool(uint32_t cls) {
     arena->free_pools.pop_back();
     if (config_.pool_purge != PoolPurge::none) {
       // The purged pages may read back as zeros: nothing in the header can be trusted.
-      os_.unpurge(config_.pool_size);
+      arena_memory_.unpurge(config_.pool_size);
       note_footprint();
       pool->arena_index = arena->index;
     } else {
@@ -214,7 +223,7 @@ void Pymalloc::pool_became_empty(PoolHeader* pool) {
   ArenaObject* arena = arenas_[pool->arena_index];
   arena->free_pools.push_back(pool);
   if (config_.pool_purge != PoolPurge::none)
-    os_.purge(pool, config_.pool_size, config_.pool_purge);
+    arena_memory_.purge(pool, config_.pool_size);
 
   const bool sorted = config_.arena_order == ArenaOrder::most_used_first;
   uint32_t nf = arena->nfreepools;
@@ -265,45 +274,57 @@ void Pymalloc::pool_became_empty(PoolHeader* pool) {
   insert_usable_after(arena, last_nf);
 }
 
-void* Pymalloc::reallocate(void* p, size_t old_n, size_t n) {
-  if (p == nullptr) return allocate(n);
+template <bool sized>
+void* Pymalloc::reallocate_as(void* p, size_t old_n, size_t n) {
+  if (p == nullptr) return allocate_as<sized>(n);
   if (!map_.contains(p)) {
-    // Not ours: it stays in the system domain even when small (CPython bug 1185883: the
+    // Not ours: it stays in the lower domain even when small (CPython bug 1185883: the
     // valid length of a foreign block is unknown, so it cannot be copied safely).
-    void* q = std::realloc(p, n == 0 ? 1 : n);
+    void* q = lower_.realloc(lower_.ctx, p, n == 0 ? 1 : n);
     if (q == nullptr) return nullptr;
     ++passthrough_calls_;
-    passthrough_.resize(old_n, n);
-    requested_.resize(old_n, n);
-    note_footprint();
+    if constexpr (sized) {
+      passthrough_.resize(old_n, n);
+      requested_.resize(old_n, n);
+      note_footprint();
+    }
     return q;
   }
-  PoolHeader* pool = pool_of(p);
-  size_t copy = classes_.block_size(pool->size_class);
+  size_t copy = block_size_of(p);
   if (n <= copy) {
     // Shrinking copies only when it saves at least a quarter of the block.
     if (4 * n > 3 * copy) {
-      requested_.resize(old_n, n);
+      if constexpr (sized) requested_.resize(old_n, n);
       return p;
     }
     copy = n;
   }
-  void* q = allocate(n);
+  void* q = allocate_as<sized>(n);
   if (q == nullptr) return nullptr;
   std::memcpy(q, p, copy);
-  deallocate(p, old_n);
+  deallocate_as<sized>(p, old_n);
   return q;
 }
 
-void* Pymalloc::callocate(size_t count, size_t size) {
+template <bool sized>
+void* Pymalloc::callocate_as(size_t count, size_t size) {
   if (calloc_overflows(count, size)) return nullptr;
   const size_t n = count * size;
   if (n - 1 >= classes_.threshold())
-    return note_passthrough(std::calloc(n == 0 ? 1 : count, n == 0 ? 1 : size), n);
-  void* p = allocate(n);
+    return note_passthrough<sized>(lower_.calloc(lower_.ctx, n == 0 ? 1 : count, n == 0 ? 1 : size), n);
+  void* p = allocate_as<sized>(n);
   if (p != nullptr) std::memset(p, 0, n);
   return p;
 }
+
+template void* Pymalloc::reallocate_as<true>(void*, size_t, size_t);
+template void* Pymalloc::reallocate_as<false>(void*, size_t, size_t);
+template void* Pymalloc::callocate_as<true>(size_t, size_t);
+template void* Pymalloc::callocate_as<false>(size_t, size_t);
+template void* Pymalloc::passthrough_allocate<true>(size_t);
+template void* Pymalloc::passthrough_allocate<false>(size_t);
+template void Pymalloc::passthrough_free<true>(void*, size_t);
+template void Pymalloc::passthrough_free<false>(void*, size_t);
 
 size_t Pymalloc::pool_number(const ArenaObject& arena, const PoolHeader* pool) const {
   return (reinterpret_cast<uintptr_t>(pool) - arena.first_pool) / config_.pool_size;
@@ -319,8 +340,8 @@ PymallocStats Pymalloc::stats() const {
   PymallocStats s;
   s.config = config_;
   s.size_class_count = classes_.count();
-  s.live_requested_bytes = requested_.live_bytes;
-  s.peak_requested_bytes = requested_.peak_bytes;
+  s.live_bytes = requested_.live_bytes;
+  s.peak_live_bytes = requested_.peak_live_bytes;
   s.live_block_bytes = live_block_bytes_;
   s.peak_block_bytes = peak_block_bytes_;
   s.arenas_current = arenas_current_;
@@ -329,13 +350,16 @@ PymallocStats Pymalloc::stats() const {
   s.arenas_reclaimed = arenas_allocated_total_ - arenas_current_;
   s.empty_arenas_retained = empty_arenas_retained_;
   s.passthrough_calls = passthrough_calls_;
-  s.passthrough_live_count = passthrough_.live_count;
+  s.passthrough_live_objects = passthrough_.live_objects;
   s.passthrough_live_bytes = passthrough_.live_bytes;
-  s.passthrough_peak_bytes = passthrough_.peak_bytes;
-  const OsCounters& os = os_.counters();
+  s.passthrough_peak_bytes = passthrough_.peak_live_bytes;
+  const ArenaCounters& os = arena_memory_.counters();
+  s.sizes_known = sizes_known_;
   s.mmap_calls = os.mmap_calls;
   s.munmap_calls = os.munmap_calls;
   s.madvise_calls = os.madvise_calls;
+  s.arena_malloc_calls = os.arena_malloc_calls;
+  s.arena_free_calls = os.arena_free_calls;
   s.bytes_mapped = os.bytes_mapped;
   s.peak_bytes_mapped = os.peak_bytes_mapped;
   s.bytes_purged_total = os.bytes_purged_total;

@@ -6,8 +6,6 @@
 // recording, passes every later call through, and is reported by stop_recording().
 #include "recorder.h"
 
-#include <Python.h>
-#include <pthread.h>
 #include <unistd.h>
 
 #include <array>
@@ -19,6 +17,7 @@
 #include <new>
 #include <vector>
 
+#include "hooks.h"
 #include "trace_format.h"
 
 namespace allocbench {
@@ -128,13 +127,6 @@ class AddressMap {
 
 constexpr uint32_t kOversize = AddressMap::kOversize;
 
-struct DomainHook {
-  PyMemAllocatorDomain domain;
-  TraceDomain trace_domain;
-  PyMemAllocatorEx previous;
-  PyMemAllocatorEx ours;
-};
-
 struct Recording {
   // Records are handed to the writer a batch at a time: one call, and one tight validation
   // loop, per batch instead of per allocation.
@@ -153,13 +145,11 @@ struct Recording {
 // when nothing is recorded.
 struct RecorderState {
   bool active = false;
-  bool installed = false;
   bool forked_away = false;  // this process is a fork of the recording one
   pid_t owner = 0;
   std::string failure;
   std::unique_ptr<Recording> recording;
-  DomainHook hooks[2] = {{PYMEM_DOMAIN_MEM, TraceDomain::mem, {}, {}},
-                         {PYMEM_DOMAIN_OBJ, TraceDomain::obj, {}, {}}};
+  DomainHooks hooks;
 };
 
 RecorderState& state() {
@@ -196,8 +186,12 @@ void flush_batch(Recording& r) {
   r.batched = 0;
 }
 
+TraceDomain trace_domain(const DomainHook& hook) {
+  return hook.domain == PYMEM_DOMAIN_OBJ ? TraceDomain::obj : TraceDomain::mem;
+}
+
 void append(Recording& r, TraceOp op, const DomainHook& hook, uint32_t id, uint64_t size, uint32_t arg) {
-  r.batch[r.batched++] = {static_cast<uint8_t>(op), static_cast<uint8_t>(hook.trace_domain), 0, id,
+  r.batch[r.batched++] = {static_cast<uint8_t>(op), static_cast<uint8_t>(trace_domain(hook)), 0, id,
                           static_cast<uint32_t>(size), arg};
   if (r.batched == Recording::kBatch) flush_batch(r);
 }
@@ -313,37 +307,14 @@ void hook_free(void* ctx, void* address) {
   }
 }
 
-bool hook_is_on_top(const DomainHook& hook) {
-  PyMemAllocatorEx current;
-  PyMem_GetAllocator(hook.domain, &current);
-  return current.malloc == hook_malloc && current.ctx == &hook;
-}
-
-void install_hooks(RecorderState& s) {
-  for (DomainHook& hook : s.hooks) {
-    PyMem_GetAllocator(hook.domain, &hook.previous);
-    hook.ours = {&hook, hook_malloc, hook_calloc, hook_realloc, hook_free};
-    PyMem_SetAllocator(hook.domain, &hook.ours);
-  }
-  s.installed = true;
-}
-
-// Restores the saved allocators when ours are still on top; otherwise another hook has
-// wrapped ours and would call a freed one, so ours stays in the chain, passing through.
-void uninstall_hooks(RecorderState& s) {
-  bool all_on_top = true;
-  for (const DomainHook& hook : s.hooks) all_on_top = all_on_top && hook_is_on_top(hook);
-  if (!all_on_top) return;
-  for (DomainHook& hook : s.hooks) PyMem_SetAllocator(hook.domain, &hook.previous);
-  s.installed = false;
-}
+constexpr HookFunctions kRecordingHook{hook_malloc, hook_calloc, hook_realloc, hook_free};
 
 void stop_in_forked_child() {
   RecorderState& s = state();
   if (!s.active && s.recording == nullptr) return;
   s.active = false;
   s.forked_away = true;
-  uninstall_hooks(s);
+  s.hooks.uninstall();
 }
 
 }  // namespace
@@ -351,17 +322,14 @@ void stop_in_forked_child() {
 void start_recording(const std::string& path, const std::string& metadata_json, size_t metadata_capacity) {
   RecorderState& s = state();
   if (s.recording != nullptr) throw TraceError(path + ": a recording is already running in this process");
-  static const bool fork_handler_registered = [] {
-    return pthread_atfork(nullptr, nullptr, stop_in_forked_child) == 0;
-  }();
-  if (!fork_handler_registered) throw TraceError(path + ": cannot register the fork handler");
+  if (!run_in_forked_child(stop_in_forked_child)) throw TraceError(path + ": cannot register the fork handler");
   auto recording = std::make_unique<Recording>();
   recording->writer = std::make_unique<TraceWriter>(path, metadata_json, metadata_capacity);
   s.recording = std::move(recording);
   s.failure.clear();
   s.forked_away = false;
   s.owner = getpid();
-  if (!s.installed) install_hooks(s);
+  s.hooks.install(kRecordingHook);
   s.active = true;
 }
 
@@ -371,7 +339,7 @@ std::optional<RecorderCounts> stop_recording(
     const std::function<std::string(const RecorderCounts&)>& final_metadata) {
   RecorderState& s = state();
   s.active = false;
-  if (s.installed) uninstall_hooks(s);
+  s.hooks.uninstall();
   std::unique_ptr<Recording> recording = std::move(s.recording);
   if (recording == nullptr) return std::nullopt;
   if (s.forked_away || getpid() != s.owner) {

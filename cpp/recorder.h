@@ -1,9 +1,8 @@
 // recorder.h — records the running interpreter's MEM and OBJ allocator calls into a trace.
 //
-// Owns the allocator hook: PyMem_SetAllocator on the MEM and OBJ domains (not RAW) with
-// functions that call through to the allocator that was there before (saved with
-// PyMem_GetAllocator, as the C API requires of a hook installed after start-up), so the
-// program behaves exactly as it would, and record each call by block id (trace_format.h).
+// Owns the recording hook: functions installed on the MEM and OBJ domains (not RAW) through
+// hooks.h, which call through to the allocator that was there before, so the program
+// behaves exactly as it would, and record each call by block id (trace_format.h).
 //
 // Invariants, while recording:
 //   * every block allocated through the hook and not yet freed has exactly one entry in the

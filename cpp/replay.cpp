@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <limits>
+#include <map>
 #include <new>
 
 namespace allocbench {
@@ -25,9 +26,10 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// The size a freed slot keeps, so that a second free reads as a double free rather than as a
-// free of an id that was never allocated.
+// The size a dead slot keeps, so that a later free says how the id died: freed (a double
+// free) or moved by a realloc to another id.
 constexpr uint64_t kFreedSize = std::numeric_limits<uint64_t>::max();
+constexpr uint64_t kMovedSize = kFreedSize - 1;
 
 struct Slot {
   char* block = nullptr;  // null: not live
@@ -51,7 +53,7 @@ struct PassOutcome {
   std::optional<uint64_t> rss_at_start;
 };
 
-enum class Refusal { unknown_op, already_live, not_live, freed_already, absurd_size, allocator_refused };
+enum class Refusal { unknown_op, already_live, not_live, freed_already, moved_already, absurd_size, allocator_refused };
 
 // Off the hot path: builds the one-line message (worded as `allocbench trace info` words the
 // same faults) and throws.
@@ -70,7 +72,9 @@ enum class Refusal { unknown_op, already_live, not_live, freed_already, absurd_s
     case Refusal::not_live:
       reader.fail(op_index, op + " of id " + number + ", which is not live");
     case Refusal::freed_already:
-      reader.fail(op_index, "double free of id " + number);
+      reader.fail(op_index, op + " of id " + number + ", which is not live (freed already)");
+    case Refusal::moved_already:
+      reader.fail(op_index, op + " of id " + number + ", which is not live (a realloc moved it to another id)");
     case Refusal::absurd_size:
       reader.fail(op_index, op + " of id " + std::to_string(record.id) + ": absurd size " + number +
                                 " bytes (more than " + std::to_string(kAbsurdRequestBytes) + ")");
@@ -163,7 +167,7 @@ class Player {
           write_new_part<touch>(q, old.size, n);
           live_bytes += n - old.size;  // wraps correctly when shrinking
           peak_bytes = std::max(peak_bytes, live_bytes);
-          old = {nullptr, kFreedSize};
+          old = {nullptr, &target == &old ? kFreedSize : kMovedSize};
           target = {q, n};
           continue;
         }
@@ -202,8 +206,8 @@ class Player {
   void require_live(const TraceRecord* r, const Slot& s, uint32_t id) const {
     if (s.block == nullptr) [[unlikely]]
       refuse(reader_, index_of(r), *r,
-             s.size == kFreedSize && r->op == static_cast<uint8_t>(TraceOp::free) ? Refusal::freed_already
-                                                                                 : Refusal::not_live,
+             s.size == kFreedSize ? Refusal::freed_already
+                                  : s.size == kMovedSize ? Refusal::moved_already : Refusal::not_live,
              id);
   }
   void require_free(const TraceRecord* r, const Slot& s, uint32_t id) const {
@@ -229,7 +233,10 @@ class Player {
 
 void count_ops(const std::vector<TraceRecord>& records, OpCounts& ops) {
   uint64_t by_op[8] = {};
-  for (const TraceRecord& r : records) ++by_op[r.op & 7];
+  for (const TraceRecord& r : records) {
+    ++by_op[r.op & 7];
+    ++ops.by_domain[r.domain < 3 ? r.domain : 0];  // the reader has checked the domain
+  }
   ops.alloc += by_op[static_cast<int>(TraceOp::alloc)];
   ops.calloc += by_op[static_cast<int>(TraceOp::calloc)];
   ops.realloc += by_op[static_cast<int>(TraceOp::realloc)];
@@ -331,6 +338,26 @@ class ScratchOnly {
   void* region_;
 };
 
+// What scan_trace plays against (with touch none, so no block is ever written): counts the
+// requests of each size and hands out one address that is never dereferenced.
+class SizeCounter {
+ public:
+  void* allocate(size_t n) { return count(n); }
+  void* callocate(size_t count_, size_t size) { return count(count_ * size); }
+  void* reallocate(void*, size_t, size_t n) { return count(n); }
+  void deallocate(void*, size_t) {}
+  std::optional<uint64_t> footprint_bytes() const { return std::nullopt; }
+  std::vector<std::pair<uint64_t, uint64_t>> sizes() const { return {counts_.begin(), counts_.end()}; }
+
+ private:
+  void* count(uint64_t n) {
+    ++counts_[n];
+    return &placeholder_;
+  }
+  std::map<uint64_t, uint64_t> counts_;
+  char placeholder_ = 0;
+};
+
 template <class F>
 decltype(auto) with_touch(Touch touch, F&& f) {
   switch (touch) {
@@ -341,22 +368,61 @@ decltype(auto) with_touch(Touch touch, F&& f) {
   return f.template operator()<Touch::whole_block>();
 }
 
-// Op-loop seconds of `loops` passes; each pass plays against the allocator that
-// `with_allocator` hands to the function it is given.
-template <class WithAllocator>
-double time_passes(TraceReader& reader, uint64_t loops, Touch touch, WithAllocator&& with_allocator) {
-  int64_t total_ns = 0;
+// One pass of the loop of a replay into `impl`: fills `result` with the pass's figures.
+template <Touch touch, class Impl>
+void play_once(TraceReader& reader, const Allocator& allocator, Impl& impl, const ReplayOptions& options,
+               std::vector<Slot>& slots, ReplayResult& result) {
+  PassOutcome pass = play_trace<touch>(reader, impl, slots, options.timeline_every, [&] {
+    result.rss_bytes_at_end = process_rss_bytes();
+    result.retained_footprint_bytes = impl.footprint_bytes();
+    result.figures = allocator.figures();
+    result.peak_footprint_bytes = result.retained_footprint_bytes;
+    result.peak_footprint_exact = false;
+    if (const std::optional<OwnPeak> own = own_peak_footprint(impl)) {
+      result.peak_footprint_bytes = std::max(result.retained_footprint_bytes.value_or(0), own->at_least);
+      result.peak_footprint_exact = own->exact;
+    }
+  });
+  if (pass.largest_sampled_footprint)
+    result.peak_footprint_bytes = std::max(result.peak_footprint_bytes.value_or(0), *pass.largest_sampled_footprint);
+  result.elapsed_seconds += static_cast<double>(pass.elapsed_ns) * 1e-9;
+  result.ops = pass.ops;
+  result.peak_live_bytes = pass.live.peak_bytes;
+  result.peak_live_objects = pass.live.peak_objects;
+  result.retained_live_bytes = pass.live.bytes;
+  result.retained_live_objects = pass.live.objects;
+  result.timeline = std::move(pass.timeline);
+  result.rss_bytes_at_start = pass.rss_at_start;
+}
+
+// options.loops passes, each into the allocator that `next_allocator()` returns.
+template <class NextAllocator>
+ReplayResult replay_loops(TraceReader& reader, const ReplayOptions& options, NextAllocator&& next_allocator) {
+  if (options.loops == 0) throw ConfigError("loops=0: at least 1");
+  ReplayResult result;
+  result.loops = options.loops;
   std::vector<Slot> slots;
-  const auto play = [&](auto& impl) {
-    return with_touch(touch, [&]<Touch t>() {
-      return play_trace<t>(reader, impl, slots, 0, [] {}).elapsed_ns;
+  for (uint64_t loop = 0; loop < options.loops; ++loop) {
+    Allocator& allocator = next_allocator();
+    visit(allocator, [&](auto& impl) {
+      with_touch(options.touch, [&]<Touch touch>() { play_once<touch>(reader, allocator, impl, options, slots, result); });
     });
-  };
-  for (uint64_t loop = 0; loop < loops; ++loop) total_ns += with_allocator(play);
-  return static_cast<double>(total_ns) * 1e-9;
+  }
+  return result;
 }
 
 }  // namespace
+
+double ReplayResult::ns_per_op() const {
+  const uint64_t played = ops.played() * loops;
+  return played == 0 ? std::numeric_limits<double>::quiet_NaN() : elapsed_seconds * 1e9 / static_cast<double>(played);
+}
+
+double ReplayResult::footprint_fragmentation() const {
+  if (!peak_footprint_bytes || *peak_footprint_bytes == 0 || peak_live_bytes == 0)
+    return std::numeric_limits<double>::quiet_NaN();
+  return static_cast<double>(*peak_footprint_bytes) / static_cast<double>(peak_live_bytes);
+}
 
 void reset_peak_rss() {
   if (std::FILE* clear_refs = std::fopen("/proc/self/clear_refs", "w")) {
@@ -376,47 +442,32 @@ std::optional<uint64_t> process_rss_bytes() {
 }
 
 ReplayResult replay(TraceReader& reader, Allocator& allocator, const ReplayOptions& options) {
-  return visit(allocator, [&](auto& impl) {
-    return with_touch(options.touch, [&]<Touch touch>() {
-      ReplayResult result;
-      std::vector<Slot> slots;
-      PassOutcome pass = play_trace<touch>(reader, impl, slots, options.timeline_every, [&] {
-        result.rss_bytes_at_end = process_rss_bytes();
-        result.final_footprint_bytes = impl.footprint_bytes();
-        result.figures = allocator.figures();
-        result.peak_footprint_bytes = result.final_footprint_bytes;
-        if (const std::optional<OwnPeak> own = own_peak_footprint(impl)) {
-          result.peak_footprint_bytes =
-              std::max(result.final_footprint_bytes.value_or(0), own->at_least);
-          result.peak_footprint_exact = own->exact;
-        }
-      });
-      if (pass.largest_sampled_footprint)
-        result.peak_footprint_bytes =
-            std::max(result.peak_footprint_bytes.value_or(0), *pass.largest_sampled_footprint);
-      result.elapsed_seconds = static_cast<double>(pass.elapsed_ns) * 1e-9;
-      result.ops = pass.ops;
-      result.peak_live_requested_bytes = pass.live.peak_bytes;
-      result.peak_live_objects = pass.live.peak_objects;
-      result.live_requested_bytes_at_end = pass.live.bytes;
-      result.live_objects_at_end = pass.live.objects;
-      result.timeline = std::move(pass.timeline);
-      result.rss_bytes_at_start = pass.rss_at_start;
-      return result;
-    });
+  return replay_loops(reader, options, [&]() -> Allocator& { return allocator; });
+}
+
+ReplayResult replay(TraceReader& reader, const AllocatorSpec& spec, const ReplayOptions& options) {
+  std::unique_ptr<Allocator> fresh;
+  return replay_loops(reader, options, [&]() -> Allocator& {
+    fresh.reset();  // the previous loop's allocator is gone before the next is built
+    fresh = make_allocator(spec);
+    return *fresh;
   });
 }
 
-double replay_loops(TraceReader& reader, const AllocatorSpec& spec, uint64_t loops, Touch touch) {
-  return time_passes(reader, loops, touch, [&](const auto& play) {
-    const std::unique_ptr<Allocator> allocator = make_allocator(spec);
-    return visit(*allocator, play);
-  });
+TraceScan scan_trace(TraceReader& reader) {
+  SizeCounter counter;
+  std::vector<Slot> slots;
+  const PassOutcome pass = play_trace<Touch::none>(reader, counter, slots, 0, [] {});
+  return {pass.ops, pass.live.peak_bytes, pass.live.peak_objects, pass.live.bytes, pass.live.objects, counter.sizes()};
 }
 
 double replay_harness_only(TraceReader& reader, uint64_t loops, Touch touch) {
   ScratchOnly scratch;
-  return time_passes(reader, loops, touch, [&](const auto& play) { return play(scratch); });
+  int64_t total_ns = 0;
+  std::vector<Slot> slots;
+  for (uint64_t loop = 0; loop < loops; ++loop)
+    total_ns += with_touch(touch, [&]<Touch t>() { return play_trace<t>(reader, scratch, slots, 0, [] {}).elapsed_ns; });
+  return static_cast<double>(total_ns) * 1e-9;
 }
 
 }  // namespace allocbench

@@ -17,7 +17,10 @@
 //   foreign_free       skipped (the block was allocated before recording started)
 //   foreign_realloc    an alloc of the new id (arg)
 // Any request above kAbsurdRequestBytes is refused. Every refusal is a TraceError
-// "<file>: op <index>: <what>", thrown after the blocks still live have been freed.
+// "<file>: op <index>: <what>", thrown after the blocks still live have been freed. These
+// checks are the one home of a trace's liveness rules: `allocbench trace info` and the
+// runner's reading of a trace (scan_trace) play the trace through the same loop against an
+// allocator that only counts, so a fault reads the same wherever it is found.
 //
 // Ids index the table unchecked: the reader guarantees every id of a record it hands out is
 // below id_space, and every op is known.
@@ -51,12 +54,14 @@ Touch parse_touch(std::string_view text);
 struct ReplayOptions {
   Touch touch = Touch::none;
   uint64_t timeline_every = 0;  // take a timeline sample every this many ops; 0: none
+  uint64_t loops = 1;           // passes over the trace
 };
 
+// One sample of the memory over time: the names are those of timelines.csv.
 struct TimelineSample {
   uint64_t op_index = 0;  // ops of the trace played (skipped ones included) when taken
-  uint64_t live_requested_bytes = 0;
-  std::optional<uint64_t> footprint_bytes;  // empty when the allocator cannot tell
+  uint64_t live_bytes = 0;                  // requested bytes live
+  std::optional<uint64_t> footprint_bytes;  // the allocator's own; empty when it cannot tell
   std::optional<uint64_t> rss_bytes;        // the process's resident set; empty off Linux
 };
 
@@ -74,39 +79,61 @@ struct OpCounts {
   uint64_t free = 0;
   uint64_t foreign_realloc = 0;
   uint64_t foreign_free = 0;  // skipped
+  uint64_t by_domain[3] = {};  // raw, mem, obj
 
   uint64_t played() const { return alloc + calloc + realloc + free + foreign_realloc; }
+  uint64_t total() const { return played() + foreign_free; }
+  bool operator==(const OpCounts&) const = default;
 };
 
+// What a replay found, one pass over the trace, with the names of the results folder's
+// metrics (docs/results-format.md) for every figure it shares with them.
 struct ReplayResult {
-  double elapsed_seconds = 0;  // the op loop only
-  OpCounts ops;
-  uint64_t peak_live_requested_bytes = 0;
+  uint64_t loops = 1;
+  double elapsed_seconds = 0;  // the op loop only, summed over the loops
+  OpCounts ops;                // one pass
+  uint64_t peak_live_bytes = 0;  // requested bytes live at once, at most
   uint64_t peak_live_objects = 0;
-  uint64_t live_requested_bytes_at_end = 0;  // what the trace itself leaves live
-  uint64_t live_objects_at_end = 0;
-  // Footprint (bytes held from the OS): at the end of the trace, and its peak. The peak is
-  // the allocator's own exact figure where it keeps one (peak_footprint_exact), else the
-  // largest of the timeline samples and the end.
-  std::optional<uint64_t> final_footprint_bytes;
+  uint64_t retained_live_bytes = 0;  // what the trace itself leaves live at its end
+  uint64_t retained_live_objects = 0;
+  // Footprint (bytes held from the OS, by the allocator's own account): its peak and what it
+  // retains at the end of the trace. The peak is the allocator's own exact figure where it
+  // keeps one (peak_footprint_exact), else the largest of the timeline samples and the end.
   std::optional<uint64_t> peak_footprint_bytes;
+  std::optional<uint64_t> retained_footprint_bytes;
   bool peak_footprint_exact = false;
   // The process's RSS just before the first op (id table and first chunk loaded; VmHWM reset
   // then), and when the trace has ended, before the blocks it leaves live are freed.
   std::optional<uint64_t> rss_bytes_at_start;
   std::optional<uint64_t> rss_bytes_at_end;
-  Figures figures;  // the allocator's, at the end of the trace
-  std::vector<TimelineSample> timeline;
+  Figures figures;  // the allocator's, at the end of the last pass
+  std::vector<TimelineSample> timeline;  // of the last pass
+
+  // Op-loop nanoseconds per played op; NaN when nothing was played.
+  double ns_per_op() const;
+  // peak_footprint_bytes / peak_live_bytes; NaN when either is unknown or zero.
+  double footprint_fragmentation() const;
 };
 
-// Plays the whole trace, from its first op, against `allocator`. Peaks the allocator keeps
-// itself (pymalloc's footprint peak) cover its whole life, so pass a fresh allocator for
-// figures of this trace alone.
+// Plays the trace options.loops times, from its first op, against `allocator`. Peaks the
+// allocator keeps itself (pymalloc's footprint peak) cover its whole life, so pass a fresh
+// allocator for figures of this trace alone.
 ReplayResult replay(TraceReader& reader, Allocator& allocator, const ReplayOptions& options);
+// The same, each loop against a fresh allocator built from `spec`.
+ReplayResult replay(TraceReader& reader, const AllocatorSpec& spec, const ReplayOptions& options);
 
-// Plays the trace `loops` times, each time against a fresh allocator built from `spec`, and
-// returns the op-loop seconds summed over all loops (what pyperf's time functions expect).
-double replay_loops(TraceReader& reader, const AllocatorSpec& spec, uint64_t loops, Touch touch);
+// What a trace holds, read through the replay loop (so with its checks) against an allocator
+// that only counts: ops by kind and domain, live peaks, what it leaves live, and how many
+// requests (allocs, callocs, reallocs' new sizes, foreign reallocs) ask for each size.
+struct TraceScan {
+  OpCounts ops;
+  uint64_t peak_live_bytes = 0;
+  uint64_t peak_live_objects = 0;
+  uint64_t retained_live_bytes = 0;
+  uint64_t retained_live_objects = 0;
+  std::vector<std::pair<uint64_t, uint64_t>> request_sizes;  // (size, count), ascending
+};
+TraceScan scan_trace(TraceReader& reader);
 
 // The same as replay_loops with no allocator at all: every request gets one scratch region,
 // nothing is reused or given back. Not an allocator (all blocks alias): it measures the

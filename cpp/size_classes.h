@@ -1,7 +1,7 @@
 // size_classes.h — the size-class table of a pymalloc variant.
 //
 // Owns the mapping request size -> size class -> block size -> blocks per pool, exactly as
-// CPython's obmalloc computes it (pymalloc-facts.md, "Size classes"):
+// CPython's obmalloc computes it (docs/pymalloc-facts.md, "Size classes"):
 //
 //   class(n)            = (n - 1) >> log2(alignment)        for 1 <= n <= threshold
 //   block_size(class)   = (class + 1) * alignment
@@ -44,6 +44,9 @@ class SizeClasses {
   uint32_t quantization(uint32_t cls) const {
     return (pool_size_ - kPoolHeaderBytes) % block_size(cls);
   }
+  // The block a request of n bytes is served from; 0 when it is not served from a pool
+  // (0 bytes, or above the threshold: the lower allocator's).
+  uint64_t block_for(uint64_t n) const { return n == 0 || n > threshold_ ? 0 : block_size(index(n)); }
 
   // Empty when the invariants hold, else a description of the first that does not.
   std::string is_valid() const;

@@ -2,6 +2,7 @@
 #include "stats.h"
 
 #include <cstdio>
+#include <sstream>
 
 namespace allocbench {
 
@@ -31,8 +32,11 @@ std::string PymallocStats::accounting_error() const {
 Figures PymallocStats::figures() const {
   Figures f;
   for (const auto& [name, value] : config_items(config)) f.note(name.c_str(), value);
-  f.add("live_requested_bytes", live_requested_bytes);
-  f.add("peak_requested_bytes", peak_requested_bytes);
+  f.note("sizes_known", sizes_known ? "yes" : "no");
+  if (sizes_known) {
+    f.add("live_bytes", live_bytes);
+    f.add("peak_live_bytes", peak_live_bytes);
+  }
   f.add("live_block_bytes", live_block_bytes);
   f.add("peak_block_bytes", peak_block_bytes);
   f.add("arenas_current", arenas_current);
@@ -51,10 +55,14 @@ Figures PymallocStats::figures() const {
   f.add("mmap_calls", mmap_calls);
   f.add("munmap_calls", munmap_calls);
   f.add("madvise_calls", madvise_calls);
+  f.add("arena_malloc_calls", arena_malloc_calls);
+  f.add("arena_free_calls", arena_free_calls);
   f.add("passthrough_calls", passthrough_calls);
-  f.add("passthrough_live_count", passthrough_live_count);
-  f.add("passthrough_live_bytes", passthrough_live_bytes);
-  f.add("passthrough_peak_bytes", passthrough_peak_bytes);
+  if (sizes_known) {
+    f.add("passthrough_live_objects", passthrough_live_objects);
+    f.add("passthrough_live_bytes", passthrough_live_bytes);
+    f.add("passthrough_peak_bytes", passthrough_peak_bytes);
+  }
   f.add("arena_bytes", arena_bytes());
   f.add("allocated_block_bytes", allocated_block_bytes);
   f.add("available_block_bytes", available_block_bytes);
@@ -111,7 +119,72 @@ std::string PymallocStats::debug_malloc_stats() const {
     out += debug_stats_line("# bytes purged (madvise) now", bytes_purged_current);
     out += debug_stats_line("# bytes purged (madvise) total", bytes_purged_total);
   }
-  out += debug_stats_line("# pass-through (system) live bytes", passthrough_live_bytes);
+  if (sizes_known) out += debug_stats_line("# pass-through (lower allocator) live bytes", passthrough_live_bytes);
+  return out;
+}
+
+std::optional<uint64_t> ParsedMallocStats::counter(std::string_view message) const {
+  for (const auto& [name, value] : counters)
+    if (name == message) return value;
+  return std::nullopt;
+}
+
+std::optional<ParsedMallocStats> parse_debug_malloc_stats(std::string_view text) {
+  const auto trim = [](std::string_view s) {
+    while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\r')) s.remove_suffix(1);
+    return s;
+  };
+  const auto digits = [](std::string_view s, uint64_t& out) {
+    uint64_t value = 0;
+    bool any = false;
+    for (char c : s) {
+      if (c >= '0' && c <= '9') {
+        value = value * 10 + static_cast<uint64_t>(c - '0');
+        any = true;
+      } else if (c != ',') {
+        return false;
+      }
+    }
+    out = value;
+    return any;
+  };
+  ParsedMallocStats out;
+  bool found = false;
+  std::istringstream lines{std::string(text)};
+  std::string line;
+  while (std::getline(lines, line)) {
+    unsigned threshold = 0, count = 0;
+    if (std::sscanf(line.c_str(), "Small block threshold = %u, in %u size classes", &threshold, &count) == 2) {
+      out.threshold = threshold;
+      out.size_class_count = count;
+      found = true;
+      continue;
+    }
+    unsigned cls = 0, size = 0;
+    unsigned long long pools = 0, in_use = 0, available = 0;
+    char rest = 0;
+    if (std::sscanf(line.c_str(), "%u %u %llu %llu %llu %c", &cls, &size, &pools, &in_use, &available, &rest) == 5) {
+      SizeClassStats c;
+      c.size_class = cls;
+      c.block_size = size;
+      c.pools = pools;
+      c.blocks_in_use = in_use;
+      c.blocks_available = available;
+      c.blocks_per_pool = pools == 0 ? 0 : static_cast<uint32_t>((in_use + available) / pools);
+      out.classes.push_back(c);
+      continue;
+    }
+    const size_t eq = line.rfind('=');
+    uint64_t value = 0;
+    if (eq == std::string::npos || !digits(trim(std::string_view(line).substr(eq + 1)), value)) continue;
+    const std::string message(trim(std::string_view(line).substr(0, eq)));
+    unsigned long long arenas = 0, arena_size = 0;
+    if (std::sscanf(message.c_str(), "%llu arenas * %llu bytes/arena", &arenas, &arena_size) == 2)
+      out.arena_size = arena_size;
+    out.counters.emplace_back(message, value);
+  }
+  if (!found) return std::nullopt;
   return out;
 }
 

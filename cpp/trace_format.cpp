@@ -18,6 +18,9 @@
 #include <cstring>
 #include <limits>
 
+#include "files.h"
+#include "text.h"
+
 namespace allocbench {
 
 static_assert(std::endian::native == std::endian::little,
@@ -29,6 +32,7 @@ constexpr char kChunkMagic[4] = {'C', 'H', 'N', 'K'};
 constexpr char kTrailerMagic[4] = {'T', 'E', 'N', 'D'};
 constexpr size_t kRecordBytes = sizeof(TraceRecord);
 constexpr int kMaxJsonDepth = 64;
+constexpr size_t kLongestNumber = 100;
 
 // Slicing-by-16: sixteen table lookups per 16 bytes. A recording computes the CRC of every
 // record it writes; the byte-at-a-time loop would cost about a tenth of the recording's time.
@@ -94,6 +98,7 @@ std::string record_problem(const TraceRecord& r, uint32_t id_space) {
   if (trace_op_name(r.op) == nullptr) return "unknown op " + std::to_string(r.op);
   if (r.domain > static_cast<uint8_t>(TraceDomain::obj))
     return "unknown domain " + std::to_string(r.domain);
+  if (r.reserved != 0) return "reserved bytes of the record are not zero";
   const auto op = static_cast<TraceOp>(r.op);
   const bool uses_id = op != TraceOp::foreign_free && op != TraceOp::foreign_realloc;
   const bool uses_arg = op == TraceOp::realloc || op == TraceOp::foreign_realloc;
@@ -109,7 +114,7 @@ std::string record_problem(const TraceRecord& r, uint32_t id_space) {
 // record_problem(r, id_space).empty(), without building a string: the writer and the reader
 // check every record.
 bool record_is_valid(const TraceRecord& r, uint32_t id_space) {
-  if (r.domain > static_cast<uint8_t>(TraceDomain::obj)) return false;
+  if (r.domain > static_cast<uint8_t>(TraceDomain::obj) || r.reserved != 0) return false;
   switch (static_cast<TraceOp>(r.op)) {
     case TraceOp::alloc:
     case TraceOp::calloc:
@@ -119,36 +124,6 @@ bool record_is_valid(const TraceRecord& r, uint32_t id_space) {
     case TraceOp::foreign_realloc: return r.arg < id_space;
   }
   return false;
-}
-
-// Where the first invalid UTF-8 sequence starts, or npos. Strict: no overlong forms, no
-// surrogates, nothing above U+10FFFF (what Python's decoder refuses too).
-size_t invalid_utf8_at(const std::string& s) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const size_t n = s.size();
-  for (size_t i = 0; i < n;) {
-    const unsigned char c = p[i];
-    size_t length;
-    unsigned char low = 0x80, high = 0xBF;  // bounds of the second byte
-    if (c < 0x80) length = 1;
-    else if (c >= 0xC2 && c <= 0xDF) length = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-      length = 3;
-      if (c == 0xE0) low = 0xA0;
-      if (c == 0xED) high = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      length = 4;
-      if (c == 0xF0) low = 0x90;
-      if (c == 0xF4) high = 0x8F;
-    } else return i;
-    if (n - i < length) return i;
-    for (size_t k = 1; k < length; ++k) {
-      const unsigned char lo = k == 1 ? low : 0x80, hi = k == 1 ? high : 0xBF;
-      if (p[i + k] < lo || p[i + k] > hi) return i;
-    }
-    i += length;
-  }
-  return std::string::npos;
 }
 
 // A recursive-descent JSON validator: recursion is bounded by kMaxJsonDepth.
@@ -190,6 +165,17 @@ class JsonValidator {
     return true;
   }
   bool number() {
+    const size_t start = pos_;
+    if (!number_text()) return false;
+    // Longer numbers are legal JSON, but no metadata needs them and readers differ on them
+    // (Python refuses integers of more than 4300 digits): refused here, for every reader.
+    if (pos_ - start > kLongestNumber) {
+      pos_ = start;
+      return fail("number longer than " + std::to_string(kLongestNumber) + " characters");
+    }
+    return true;
+  }
+  bool number_text() {
     if (peek() == '-') ++pos_;
     if (peek() == '0') ++pos_;
     else if (!digits()) return false;
@@ -214,14 +200,32 @@ class JsonValidator {
       const char e = peek();
       ++pos_;
       if (e == 'u') {
-        for (int k = 0; k < 4; ++k, ++pos_)
-          if (done() || !std::isxdigit(static_cast<unsigned char>(peek())))
-            return fail("bad \\u escape");
+        unsigned unit = 0;
+        if (!hex4(unit)) return false;
+        // A surrogate escape must be a high one followed by a low one: a lone half encodes
+        // no character, and Python decodes it into a string that cannot be printed.
+        if (unit >= 0xDC00 && unit <= 0xDFFF) return fail("lone low surrogate escape");
+        if (unit >= 0xD800 && unit <= 0xDBFF) {
+          unsigned low = 0;
+          if (peek() != '\\' || pos_ + 1 >= s_.size() || s_[pos_ + 1] != 'u')
+            return fail("lone high surrogate escape");
+          pos_ += 2;
+          if (!hex4(low)) return false;
+          if (low < 0xDC00 || low > 0xDFFF) return fail("lone high surrogate escape");
+        }
       } else if (std::strchr("\"\\/bfnrt", e) == nullptr || e == '\0') {
         return fail("bad escape");
       }
     }
     return fail("unterminated string");
+  }
+  bool hex4(unsigned& unit) {
+    for (int k = 0; k < 4; ++k, ++pos_) {
+      const char c = peek();
+      if (done() || !std::isxdigit(static_cast<unsigned char>(c))) return fail("bad \\u escape");
+      unit = unit * 16 + static_cast<unsigned>(std::isdigit(static_cast<unsigned char>(c)) ? c - '0' : (c | 0x20) - 'a' + 10);
+    }
+    return true;
   }
   template <class Element>
   bool sequence(char close, Element element) {
@@ -276,13 +280,18 @@ class JsonValidator {
 
 std::string metadata_problem(const std::string& metadata) {
   const size_t bad = invalid_utf8_at(metadata);
-  if (bad != std::string::npos)
+  if (bad != std::string_view::npos)
     return "metadata is not UTF-8 (invalid byte at " + std::to_string(bad) + ")";
   const std::string problem = json_object_problem(metadata);
   return problem.empty() ? problem : "metadata is not JSON text: " + problem;
 }
 
 std::string system_error() { return std::strerror(errno); }
+
+bool all_zero(const void* data, size_t length) {
+  const auto* bytes = static_cast<const unsigned char*>(data);
+  return std::all_of(bytes, bytes + length, [](unsigned char b) { return b == 0; });
+}
 
 }  // namespace
 
@@ -330,8 +339,9 @@ TraceWriter::TraceWriter(const std::string& path, const std::string& metadata_js
     fail("metadata of " + std::to_string(metadata_capacity_) + " bytes is too long");
   const std::string problem = metadata_problem(metadata_json);
   if (!problem.empty()) fail(problem);
-  file_ = std::fopen(path.c_str(), "wb");
-  if (file_ == nullptr) fail("cannot open for writing: " + system_error());
+  std::string error;
+  file_ = open_regular_for_writing(path, error);
+  if (file_ == nullptr) fail(error);
   // Unbuffered: chunks are written whole anyway, and a forked child that inherits this
   // stream must have no buffered bytes of ours that its exit() could flush into the file.
   std::setvbuf(file_, nullptr, _IONBF, 0);
@@ -441,25 +451,33 @@ void TraceWriter::close() {
 // Reader
 
 TraceReader::TraceReader(const std::string& path) : path_(path) {
-  file_ = std::fopen(path.c_str(), "rb");
-  if (file_ == nullptr) fail("cannot open: " + system_error());
+  std::string error;
+  file_ = open_regular_for_reading(path, error);
+  if (file_ == nullptr) fail(error);
+  // The magic first: a file that is no trace at all is named as such, whatever its size
+  // says (files under /proc claim 0 bytes and have content).
+  FileHeader header{};
+  const size_t got = std::fread(&header, 1, sizeof header, file_);
+  if (got < sizeof header.magic || std::memcmp(header.magic, kTraceMagic, sizeof header.magic) != 0) {
+    if (std::ferror(file_)) fail("read failed: " + system_error());
+    if (got < kFileHeaderBytes && std::memcmp(header.magic, kTraceMagic, std::min(got, sizeof header.magic)) == 0)
+      fail("truncated: " + std::to_string(got) + " bytes, shorter than the " + std::to_string(kFileHeaderBytes) +
+           "-byte header");
+    fail("not an allocbench trace (wrong magic)");
+  }
   if (fseeko(file_, 0, SEEK_END) != 0) fail("cannot seek: " + system_error());
   const off_t size = ftello(file_);
   if (size < 0) fail("cannot tell the file's size: " + system_error());
   file_bytes_ = static_cast<uint64_t>(size);
-  if (fseeko(file_, 0, SEEK_SET) != 0) fail("cannot seek: " + system_error());
-
-  if (file_bytes_ < kFileHeaderBytes)
-    fail("truncated: " + std::to_string(file_bytes_) + " bytes, shorter than the " +
+  if (got < kFileHeaderBytes || file_bytes_ < kFileHeaderBytes)
+    fail("truncated: " + std::to_string(std::max<uint64_t>(got, file_bytes_)) + " bytes, shorter than the " +
          std::to_string(kFileHeaderBytes) + "-byte header");
-  FileHeader header;
-  read_exactly(&header, sizeof header, std::nullopt);
-  if (std::memcmp(header.magic, kTraceMagic, sizeof header.magic) != 0)
-    fail("not an allocbench trace (wrong magic)");
   if (header.version != kTraceVersion)
     fail("trace format version " + std::to_string(header.version) +
          " is not supported (this allocbench reads version " + std::to_string(kTraceVersion) +
          " only)");
+  if (!all_zero(header.reserved, sizeof header.reserved)) fail("reserved bytes of the header are not zero");
+  if (fseeko(file_, kFileHeaderBytes, SEEK_SET) != 0) fail("cannot seek: " + system_error());
   if (header.metadata_bytes > file_bytes_ - kFileHeaderBytes)
     fail("truncated: the header announces " + std::to_string(header.metadata_bytes) +
          " bytes of metadata, the file has " + std::to_string(file_bytes_ - kFileHeaderBytes) +
@@ -520,6 +538,7 @@ void TraceReader::read_trailer() {
   if (trailer.id_space > trailer.op_count)
     fail("the trailer's id space " + std::to_string(trailer.id_space) + " exceeds its " +
          std::to_string(trailer.op_count) + " ops");
+  if (trailer.reserved0 != 0 || trailer.reserved1 != 0) fail("reserved bytes of the trailer are not zero");
   summary_.op_count = trailer.op_count;
   summary_.chunk_count = trailer.chunk_count;
   summary_.skipped_ops = trailer.skipped_ops;
@@ -592,6 +611,7 @@ bool TraceReader::next_chunk(std::vector<TraceRecord>& records) {
   if (header.count == 0 || header.count > kChunkRecords || header.count > summary_.op_count - ops_read_)
     fail(ops_read_, chunk_name + ": record count " + std::to_string(header.count) +
                         " is out of range (corrupt file)");
+  if (header.reserved != 0) fail(ops_read_, chunk_name + ": reserved bytes of the chunk header are not zero");
   records.resize(header.count);
   read_exactly(records.data(), records.size() * kRecordBytes, ops_read_);
   const uint32_t crc = crc32(records.data(), records.size() * kRecordBytes);

@@ -27,8 +27,10 @@
 // A reader refuses an id_space larger than the op count (every id is born by an op).
 //
 // Invariants the reader enforces, each failure a TraceError naming the file and the op index:
-// magic and version known; metadata is valid UTF-8 JSON text (an object); every chunk's CRC matches;
-// the trailer's counts and checksum match what was read; ops are known; ids < id_space.
+// the file is a regular file (files.h); magic and version known; metadata is valid UTF-8 JSON
+// text (an object); every chunk's CRC matches; the trailer's counts and checksum match what
+// was read; ops and domains are known; ids < id_space; every reserved byte (header, chunk
+// headers, records, trailer) is zero.
 // Liveness (a free of an id that is not live, a double free, an absurd size) is checked by
 // the consumer (replay, trace info), which knows the live set, with the same error shape.
 #pragma once
@@ -39,6 +41,8 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "text.h"
 
 namespace allocbench {
 
@@ -83,9 +87,10 @@ struct TraceSummary {
 
 // A trace that cannot be read. what() is one line: "<file>: op <index>: <what is wrong>"
 // (or "<file>: <what is wrong>" when no op is concerned).
+// The message goes through text.h's one_line(): a path that is not UTF-8 is shown escaped.
 class TraceError : public std::runtime_error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit TraceError(const std::string& message) : std::runtime_error(one_line(message)) {}
 };
 
 // Writes a trace as a stream: records are buffered a chunk at a time; close() writes the

@@ -12,25 +12,29 @@ By hand: python tests/report_fixture.py OUT_DIR [ALLOCATOR ...]
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 import sys
-import types
 from pathlib import Path
 
 from allocbench.allocators import choose
+from allocbench.plan import RunPlan, new_manifest
+from allocbench.provenance import utc_now
 from allocbench.replay import time_replay
 from allocbench.results import ResultsFolder
-from allocbench.runner import Plan, Runner, RunRequest, new_manifest, prepare_traces, utc_now
+from allocbench.runner import tasks, write_outcome
+from allocbench.measure import run_cell
 from allocbench.suites import Suite, Workload
+from allocbench.trace_cache import prepare
 
 ALLOCATORS = ("cpython", "system", "pymalloc:preset=cpython-3.11", "pymalloc:preset=cpython-3.7")
 WORKLOADS = (
     Workload("churn", "a live set of 2,000 blocks of 8-512 B, one freed and one allocated per step",
              generator="churn", params={"live": 2000, "pairs": 20000}, seed=1),
-    Workload("sweep", "every size from 1 to 600 B, eight blocks each, all live, then freed",
-             generator="sweep", params={"max_size": 600, "per_size": 8, "rounds": 1}, seed=1),
+    Workload("size-ramp", "every size from 1 to 600 B, eight blocks each, all live, then freed",
+             generator="size-ramp", params={"max_size": 600, "per_size": 8, "rounds": 1}, seed=1),
 )
-FAILING_CELL = ("system", "sweep")
+FAILING_CELL = ("system", "size-ramp")
 # Two runs to compare: every allocator with one failed cell, then a changed pymalloc variant.
 RUNS = {
     "before": (ALLOCATORS, FAILING_CELL),
@@ -40,19 +44,18 @@ VALUES, LOOPS = 6, 4
 CELL_TIMEOUT, IMPOSSIBLE_TIMEOUT = 60.0, 0.01
 
 
-def _timing_rows(allocator: dict, workload: str, trace: Path, ops: int, touch: str) -> list[dict]:
-    time_replay(LOOPS, trace, allocator["spec"], touch)  # warm-up, as pyperf's
-    values = [time_replay(LOOPS, trace, allocator["spec"], touch) / LOOPS for _ in range(VALUES)]
+def _timing(spec: str, trace: Path, ops: int, touch: str) -> list[tuple[str, float]]:
+    time_replay(LOOPS, trace, spec, touch)  # warm-up, as pyperf's
+    values = [time_replay(LOOPS, trace, spec, touch) / LOOPS for _ in range(VALUES)]
     mean = statistics.fmean(values)
-    figures = [
-        ("time_mean", mean, "s"),
-        ("time_median", statistics.median(values), "s"),
-        ("time_stdev", statistics.stdev(values), "s"),
-        ("time_values", len(values), "count"),
-        ("ns_per_op", mean * 1e9 / ops, "ns"),
-        ("ops", ops, "count"),
+    return [
+        ("time_mean", mean),
+        ("time_median", statistics.median(values)),
+        ("time_stdev", statistics.stdev(values)),
+        ("time_values", len(values)),
+        ("ns_per_op", mean * 1e9 / ops),
+        ("ops", ops),
     ]
-    return [{"allocator": allocator["label"], "workload": workload, "metric": m, "value": v, "unit": u} for m, v, u in figures]
 
 
 def build_results_folder(
@@ -68,23 +71,18 @@ def build_results_folder(
 def _measure(output: Path, allocators: tuple[str, ...], failing_cell: tuple[str, str] | None) -> Path:
     suite = Suite("report-fixture", "two tiny generated workloads for the report's tests", WORKLOADS)
     command = ["python", str(Path(__file__).resolve()), str(output), *allocators]
-    request = RunRequest(suite=suite.name, allocators=list(allocators), mode="fast", output=output, command=command)
-    plan = Plan(suite=suite, allocators=choose(list(allocators)), baseline="cpython", output=output)
-    progress = types.SimpleNamespace(note=lambda text: None)
-    facts = prepare_traces(list(WORKLOADS), output.parent / "traces", progress)
-    folder = ResultsFolder.create(output, new_manifest(plan, request))
-    runner = Runner(folder, progress)
-    runner.use_traces(facts)
-    for workload in WORKLOADS:
-        for label in allocators:
-            rows = _timing_rows(runner.allocators[label], workload.name, runner.facts[workload.name].path, runner.facts[workload.name].ops, runner.touch)
-            folder.put_metrics(label, workload.name, rows)
-            folder.mark(label, workload.name, "time", "done")
-            timeout = IMPOSSIBLE_TIMEOUT if (label, workload.name) == failing_cell else CELL_TIMEOUT
-            runner.memory_cell(label, workload.name, timeout)
-    folder.manifest["status"] = "failed" if folder.failures() else "complete"
-    folder.manifest["finished"] = utc_now()
-    folder.save_manifest()
+    plan = RunPlan(suite=suite, allocators=choose(list(allocators)), baseline="cpython", output=output, mode="fast",
+                   touch="first", cell_timeout=CELL_TIMEOUT)
+    facts = prepare(list(WORKLOADS), output.parent / "traces")
+    folder = ResultsFolder.create(output, new_manifest(plan, command, facts), {n: f.sizes for n, f in facts.items()})
+    for task in tasks(folder, facts, "memory"):
+        if (task.allocator, task.workload) == failing_cell:
+            task = dataclasses.replace(task, timeout=IMPOSSIBLE_TIMEOUT)
+        write_outcome(folder, run_cell(task))
+    for task in tasks(folder, facts, "time"):
+        folder.record(task.allocator, task.workload, "time", "done",
+                      metrics=_timing(task.spec, Path(task.trace.path), task.trace.ops, task.touch))
+    folder.set_status("failed" if folder.failures() else "complete", utc_now())
     return output
 
 

@@ -17,7 +17,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from allocbench.results import ResultsFolder
-    from allocbench.summary import print_comparison
 
-    print_comparison(ResultsFolder.open(args.before), ResultsFolder.open(args.after), sys.stdout)
+    for folder in (args.before, args.after):  # each checked before the report's libraries load
+        ResultsFolder.open(folder)
+    from allocbench.report.terminal import print_comparison
+
+    print_comparison(args.before, args.after, sys.stdout)
     return 0

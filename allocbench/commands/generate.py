@@ -9,7 +9,7 @@ from allocbench.errors import UsageError
 from allocbench.generate import generate, generators
 
 NAME = "generate"
-HELP = "write a synthetic trace (churn, sweep, survivors, sawtooth, list or string growth)"
+HELP = "write a synthetic trace (churn, size-ramp, survivors, sawtooth, list or string growth)"
 
 
 def _catalogue() -> str:

@@ -1,10 +1,11 @@
-"""`allocbench list suites|workloads|allocators|presets|options`: what exists, one line each."""
+"""`allocbench list suites|workloads|allocators|presets|options`: what exists, one line each.
+`allocbench list options --markdown` prints the option table as the README shows it."""
 
 from __future__ import annotations
 
 import argparse
 
-from allocbench._core import options, presets
+from allocbench.allocators import KNOWN_LIBRARIES
 
 NAME = "list"
 HELP = "list suites, workloads, allocators, presets or pymalloc options"
@@ -14,16 +15,36 @@ ALLOCATOR_KINDS = {
     "system": "the process's malloc: glibc, or an LD_PRELOADed allocator",
     "cpython": "the running interpreter's own PyObject_Malloc (pymalloc on a default 3.11)",
     "floor": "the least work a valid allocator can do: bump pointer and size-class free lists",
-    "mimalloc, jemalloc, tcmalloc": "an installed library, run as `system` in a worker started with LD_PRELOAD",
+    ", ".join(KNOWN_LIBRARIES): "an installed library, run as `system` in a worker started with LD_PRELOAD",
     "preload:/path/lib.so": "any other malloc replacement, the same way",
 }
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("what", choices=["suites", "workloads", "allocators", "presets", "options"])
+    parser.add_argument("--markdown", action="store_true", help="options: the README's Markdown table")
+
+
+def option_range(option: dict) -> str:
+    """An option's kind and range, from the core's typed table."""
+    if option["kind"] == "word":
+        return "word: " + " | ".join(option["words"])
+    if option["kind"] == "word or keep:N":
+        return "word: " + " | ".join(option["words"]) + f" | keep:N ({option['min']}..{option['max']})"
+    if option["kind"] == "bytes in steps":
+        return f"bytes: multiples of {option['step']}, {option['min']}..{option['max']}"
+    return f"bytes: powers of two, {option['min']}..{option['max']}"
+
+
+def options_markdown(options: list[dict]) -> str:
+    lines = ["| option | default | kind and range | what |", "|---|---|---|---|"]
+    lines += [f"| `{o['name']}` | `{o['default']}` | {option_range(o)} | {o['help']} |" for o in options]
+    return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:
+    from allocbench import _core
+
     if args.what == "suites":
         from allocbench.suites import load_suite, suite_names
 
@@ -43,9 +64,11 @@ def run(args: argparse.Namespace) -> int:
         for found in discover():
             print(f"{found.label:<28} installed: {found.preload}")
     elif args.what == "presets":
-        for preset in presets():
+        for preset in _core.presets():
             print(f"{preset['name']:<14} {preset['description']}")
+    elif args.markdown:
+        print(options_markdown(_core.options()))
     else:
-        for option in options():
-            print(f"{option['name']:<16} default {option['default']:<16} {option['allowed']}: {option['help']}")
+        for option in _core.options():
+            print(f"{option['name']:<16} default {option['default']:<16} {option_range(option)}: {option['help']}")
     return 0

@@ -2,19 +2,15 @@
 
 Each allocator replays the trace --repeat times, freshly built each time, in this process,
 the allocators taking turns; the table gives the least op-loop time per op, and the peak and
-final footprint and the fragmentation (peak footprint / peak live requested bytes) of the
-first replay. A peak marked `~` is the largest of the sampled footprints, not
-the allocator's own exact figure. For statistically sound timings use `allocbench run`.
+retained footprint and the footprint fragmentation (peak footprint / peak live bytes) of the
+first replay. A peak marked `~` is the largest of the sampled footprints, not the
+allocator's own exact figure. For statistically sound timings use `allocbench run`.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-
-from allocbench._core import TraceError, TraceReader, parse_spec
-from allocbench.errors import UsageError
-from allocbench.replay import TIMELINE_SAMPLES, TOUCH_MODES, ReplayResult, replay
 
 NAME = "replay"
 HELP = "replay a trace against one or more allocators and compare them in a table"
@@ -27,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help='an allocator spec, e.g. "pymalloc:preset=cpython-3.11", system, cpython, floor (repeatable)',
     )
     parser.add_argument(
-        "--touch", choices=TOUCH_MODES, default="first",
+        "--touch", choices=("none", "first", "all"), default="first",
         help="how much of each new block to write: none, the first byte, or all of it (default: first)",
     )
     parser.add_argument(
@@ -42,40 +38,39 @@ def _mib(value: int | None, exact: bool = True) -> str:
     return f"{'' if exact else '~'}{value / 2**20:.2f} MiB"
 
 
-def _row(spec: str, result: ReplayResult, ns_per_op: float) -> list[str]:
-    fragmentation = result.fragmentation
-    return [
-        spec,
-        f"{ns_per_op:.2f}",
-        _mib(result.peak_footprint_bytes, result.peak_footprint_exact),
-        _mib(result.final_footprint_bytes),
-        "unknown" if math.isnan(fragmentation) else f"{fragmentation:.2f}",
-    ]
-
-
 def run(args: argparse.Namespace) -> int:
-    for spec in args.allocators:
-        parse_spec(spec)  # every spec checked before anything runs
+    from allocbench import _core
+    from allocbench.allocators import is_preloaded
+    from allocbench.errors import UsageError
+    from allocbench.metrics import metric
+    from allocbench.replay import replay, timeline_every
+
+    for spec in args.allocators:  # every spec checked before anything runs
+        if is_preloaded(spec):
+            raise UsageError(f"allocator '{spec}': a preloaded library runs only in the worker processes of "
+                             "`allocbench run`; replay takes pymalloc[:...], system, cpython or floor")
+        _core.parse_spec(spec)
     if args.repeat < 1:
         raise UsageError(f"--repeat {args.repeat}: at least 1")
-    try:
-        op_count = TraceReader(args.file).summary["op_count"]
-        every = max(1, op_count // TIMELINE_SAMPLES)
-        results = [replay(args.file, spec, touch=args.touch, timeline_every=every) for spec in args.allocators]
-        fastest = [result.ns_per_op for result in results]
-        for _ in range(args.repeat - 1):
-            for i, spec in enumerate(args.allocators):
-                fastest[i] = min(fastest[i], replay(args.file, spec, touch=args.touch).ns_per_op)
-    except TraceError as error:
-        raise UsageError(str(error)) from None
+    every = timeline_every(_core.TraceReader(args.file).summary["op_count"])
+    results = [replay(args.file, spec, touch=args.touch, timeline_every=every) for spec in args.allocators]
+    fastest = [result.ns_per_op for result in results]
+    for _ in range(args.repeat - 1):
+        for i, spec in enumerate(args.allocators):
+            fastest[i] = min(fastest[i], replay(args.file, spec, touch=args.touch).ns_per_op)
     first = results[0]
     print(
-        f"{args.file}: {first.played_ops:,} ops played, {first.skipped_ops:,} skipped; "
-        f"peak live {_mib(first.peak_live_requested_bytes)} in {first.peak_live_objects:,} objects; "
+        f"{args.file}: {first.ops.played:,} ops played, {first.ops.foreign_free:,} skipped; "
+        f"peak live {_mib(first.peak_live_bytes)} in {first.peak_live_objects:,} objects; "
         f"touch={args.touch}, fastest of {args.repeat}"
     )
-    header = ["allocator", "ns/op", "peak footprint", "final footprint", "fragmentation"]
-    rows = [header] + [_row(*row) for row in zip(args.allocators, results, fastest)]
+    header = ["allocator", "ns/op", metric("peak_footprint_bytes").title, metric("retained_footprint_bytes").title,
+              metric("footprint_fragmentation").title]
+    rows = [header]
+    for spec, result, ns in zip(args.allocators, results, fastest):
+        fragmentation = result.footprint_fragmentation
+        rows.append([spec, f"{ns:.2f}", _mib(result.peak_footprint_bytes, result.peak_footprint_exact),
+                     _mib(result.retained_footprint_bytes), "unknown" if math.isnan(fragmentation) else f"{fragmentation:.2f}"])
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     for row in rows:
         cells = [cell.ljust(width) if i == 0 else cell.rjust(width) for i, (cell, width) in enumerate(zip(row, widths))]

@@ -16,6 +16,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from allocbench.outputs import check_output_file
+    from allocbench.results import ResultsFolder
+
+    check_output_file(args.output, what="report")
+    for folder in args.folders:  # each checked before the report's libraries load
+        ResultsFolder.open(folder)
     from allocbench.report import write_report
 
     print(write_report(args.folders, args.output))

@@ -10,71 +10,83 @@ import argparse
 import sys
 from pathlib import Path
 
+from allocbench.allocators import KNOWN_LIBRARIES
 from allocbench.errors import UsageError
-from allocbench.runner import DEFAULT_CELL_TIMEOUT
-from allocbench.workloads import DEFAULT_CACHE
+from allocbench.plan import DEFAULT_CELL_TIMEOUT
+from allocbench.trace_cache import DEFAULT_CACHE
 
 NAME = "run"
 HELP = "time and measure allocators on a suite of workloads (pyperf + a memory pass)"
+# What defines a run: given again with --resume, it would contradict the run's own.
+RUN_SETTINGS = ("suite", "allocators", "baseline", "mode", "output", "touch", "cell_timeout")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--suite", default="small-objects", help="suite name (allocbench list suites); default small-objects")
+    parser.add_argument("--suite", help="suite name (allocbench list suites); default small-objects")
     parser.add_argument(
         "--allocator", "-a", action="append", dest="allocators", metavar="SPEC",
-        help="allocator to run (repeatable): a core spec, mimalloc, jemalloc, tcmalloc or preload:/path/lib.so; "
+        help=f"allocator to run (repeatable): a core spec, {', '.join(KNOWN_LIBRARIES)} or preload:/path/lib.so; "
         "default: pymalloc:preset=cpython-3.11, cpython, system and every allocator library found installed",
     )
-    parser.add_argument("--baseline", default="cpython", help="allocator the others are compared with (default cpython)")
+    parser.add_argument("--baseline", help="allocator the others are compared with (default cpython)")
     speed = parser.add_mutually_exclusive_group()
     speed.add_argument("--fast", action="store_const", const="fast", dest="mode", help="fewer pyperf processes and values")
     speed.add_argument("--rigorous", action="store_const", const="rigorous", dest="mode", help="twice the pyperf processes")
-    parser.set_defaults(mode="default")
     parser.add_argument("-o", "--output", type=Path, help="results folder (default results/<timestamp>-<suite>)")
-    parser.add_argument("--resume", type=Path, metavar="DIR", help="finish an interrupted run in DIR")
-    parser.add_argument("--touch", choices=["none", "first", "all"], default="first",
-                        help="how much of each new block the replay writes (default first)")
+    parser.add_argument("--resume", type=Path, metavar="DIR", help="finish an interrupted run in DIR, with its own settings")
+    parser.add_argument("--touch", choices=["none", "first", "all"],
+                        help="how much of each new block the timed replays write (default first)")
     parser.add_argument("--traces", type=Path, default=DEFAULT_CACHE,
                         help=f"cache of recorded and generated traces (default {DEFAULT_CACHE})")
-    parser.add_argument("--cell-timeout", type=float, default=DEFAULT_CELL_TIMEOUT,
+    parser.add_argument("--cell-timeout", type=float, metavar="SECONDS",
                         help=f"seconds one process may take (default {DEFAULT_CELL_TIMEOUT:g})")
+    parser.add_argument("--jobs", "-j", type=int, metavar="N",
+                        help="memory cells measured at once, each in a process of its own (default: the core count); "
+                        "timing always runs one cell at a time")
     parser.add_argument("--no-report", action="store_true", help="do not write report.html")
 
 
 def run(args: argparse.Namespace) -> int:
+    from allocbench.executors import LocalExecutor, default_jobs
+    from allocbench.plan import RunRequest, make_plan, new_manifest
     from allocbench.progress import Progress
     from allocbench.results import ResultsFolder
-    from allocbench.runner import RunRequest, execute, make_plan, new_manifest, prepare_traces
+    from allocbench.runner import execute, resume
     from allocbench.suites import load_workloads
+    from allocbench.trace_cache import prepare
 
+    jobs = default_jobs() if args.jobs is None else args.jobs
+    if jobs < 1:
+        raise UsageError(f"--jobs {jobs}: at least 1")
     progress = Progress()
     if args.resume is not None:
-        if args.output is not None or args.allocators:
-            raise UsageError("--resume takes the run's own settings: give no --output or --allocator with it")
-        folder = ResultsFolder.open(args.resume)
+        given = [name for name in RUN_SETTINGS if getattr(args, name) is not None]
+        if given:
+            raise UsageError(f"--resume takes the run's own settings: give no {', '.join('--' + g.replace('_', '-') for g in given)} with it")
+        folder = resume(args.resume)
         workloads = load_workloads()
-        for entry in folder.manifest["workloads"]:
-            if entry["name"] not in workloads:
-                raise UsageError(f"{args.resume}: workload '{entry['name']}' is no longer defined")
-        facts = prepare_traces([workloads[e["name"]] for e in folder.manifest["workloads"]], args.traces, progress)
+        missing = [e["name"] for e in folder.manifest["workloads"] if e["name"] not in workloads]
+        if missing:
+            raise UsageError(f"{args.resume}: workload '{missing[0]}' is no longer defined")
+        facts = prepare([workloads[e["name"]] for e in folder.manifest["workloads"]], args.traces, progress.note)
     else:
         request = RunRequest(
-            suite=args.suite,
+            suite="small-objects" if args.suite is None else args.suite,
             allocators=args.allocators,
-            baseline=args.baseline,
-            mode=args.mode,
+            baseline="cpython" if args.baseline is None else args.baseline,
+            mode=args.mode or "default",
             output=args.output,
-            touch=args.touch,
-            cell_timeout=args.cell_timeout,
-            command=["allocbench", *sys.argv[1:]],
+            touch=args.touch or "first",
+            cell_timeout=DEFAULT_CELL_TIMEOUT if args.cell_timeout is None else args.cell_timeout,
         )
         plan = make_plan(request)
         # Traces first: a workload that cannot be made or read stops the run before any
         # results folder exists.
-        facts = prepare_traces(list(plan.suite.workloads), args.traces, progress)
-        folder = ResultsFolder.create(plan.output, new_manifest(plan, request))
+        facts = prepare(list(plan.suite.workloads), args.traces, progress.note)
+        folder = ResultsFolder.create(plan.output, new_manifest(plan, ["allocbench", *sys.argv[1:]], facts),
+                                      {name: fact.sizes for name, fact in facts.items()})
 
-    status = execute(folder, facts, progress, folder.manifest["cell_timeout"])
+    status = execute(folder, facts, LocalExecutor(jobs), progress)
     if status == "interrupted":
         print(f"interrupted: finish it with  allocbench run --resume {folder.path}", file=sys.stderr)
         return 130
@@ -82,10 +94,9 @@ def run(args: argparse.Namespace) -> int:
         from allocbench.report import write_report
 
         write_report([folder.path], folder.path / "report.html")
-    from allocbench.summary import print_summary
+    from allocbench.report.terminal import print_failures, print_summary
 
-    print_summary(folder, sys.stdout)
+    print_summary([folder.path], sys.stdout)
     print(f"results: {folder.path}")
-    for cell in folder.failures():
-        print(f"failed: {cell['allocator']} x {cell['workload']}: {cell['reason']}", file=sys.stderr)
+    print_failures([folder.path], sys.stderr)
     return 1 if status == "failed" else 0

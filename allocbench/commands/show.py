@@ -1,4 +1,5 @@
-"""`allocbench show DIR`: the table `allocbench run` printed at the end, again."""
+"""`allocbench show DIR`: the tables `allocbench run` printed at the end, again, with the
+failed or missing cells and their reasons."""
 
 from __future__ import annotations
 
@@ -16,12 +17,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from allocbench.results import ResultsFolder
-    from allocbench.summary import print_summary
 
-    folder = ResultsFolder.open(args.folder)
-    print_summary(folder, sys.stdout)
-    for cell in folder.failures():
-        print(f"failed: {cell['allocator']} x {cell['workload']}: {cell['reason']}")
+    folder = ResultsFolder.open(args.folder)  # checked before the report's libraries load
+    from allocbench.report.terminal import print_failures, print_summary
+
+    print_summary([args.folder], sys.stdout)
+    print_failures([args.folder], sys.stdout)
     if folder.manifest["status"] != "complete":
         print(f"status: {folder.manifest['status']}")
     return 0

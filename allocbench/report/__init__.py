@@ -23,7 +23,9 @@ def write_report(result_dirs: list[str | os.PathLike], output_path: str | os.Pat
     from allocbench.report.aggregate import aggregate
     from allocbench.report.render import render_html
 
-    output = Path(output_path)
+    from allocbench.outputs import check_output_file
+
+    output = check_output_file(Path(output_path), what="report")
     try:
         # Opened before the work, so that an unwritable output fails at once.
         partial = tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=output.parent, prefix=f".{output.name}.", suffix=".partial", delete=False)

@@ -10,7 +10,6 @@ draws: render.py only lays these tables out.
 
 from __future__ import annotations
 
-import json
 import math
 import shlex
 from dataclasses import dataclass
@@ -18,24 +17,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import seaborn as sns
-from matplotlib.colors import to_hex
 
+from allocbench import _core
 from allocbench.errors import UsageError
+from allocbench.metrics import METRICS
 from allocbench.report.stats import RelativeTime, geometric_mean_ratio, relative_time
+from allocbench.results import ResultsFolder, reason_text
 
-SCHEMA = 1
-METRIC_COLUMNS = ["allocator", "workload", "metric", "value", "unit"]
-TIMELINE_COLUMNS = ["allocator", "workload", "op_index", "live_bytes", "footprint_bytes", "rss_bytes"]
-SIZE_COLUMNS = ["workload", "size", "count"]
 TIME_METRICS = ["time_mean", "time_stdev", "time_values"]
-# Every metric of docs/results-format.md: each is a column of Report.cells, empty where no
-# cell measured it (a run whose memory cells all failed has no fragmentation at all).
-METRICS = [
-    "time_mean", "time_median", "time_stdev", "time_values", "ns_per_op", "ops", "peak_live_bytes", "peak_rss_bytes",
-    "retained_rss_bytes", "peak_footprint_bytes", "retained_footprint_bytes", "fragmentation", "mmap_calls",
-    "munmap_calls", "madvise_calls",
-]
 # The memory every allocator is measured by in the same way (the process's RSS), and so the
 # one the verdict compares; the allocators' own footprints are not comparable across kinds.
 PEAK_MEMORY = "peak_rss_bytes"
@@ -44,11 +33,13 @@ RETAINED_MEMORY = "retained_rss_bytes"
 
 @dataclass(frozen=True)
 class Run:
-    """One results folder: its label in the report and its manifest."""
+    """One results folder: its label in the report, its manifest, and what reading it found
+    missing or damaged."""
 
     label: str
     path: Path
     manifest: dict
+    problems: tuple[str, ...] = ()
 
     @property
     def command_line(self) -> str:
@@ -77,40 +68,6 @@ class Report:
         return [a for a in self.allocators if a in mine]
 
 
-def _read_csv(path: Path, columns: list[str], required: bool) -> pd.DataFrame:
-    if not path.is_file():
-        if required:
-            raise UsageError(f"{path.parent}: no {path.name}: not a complete results folder")
-        return pd.DataFrame(columns=columns)
-    try:
-        frame = pd.read_csv(path, dtype={"allocator": str, "workload": str, "metric": str, "unit": str})
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise UsageError(f"{path}: not a readable CSV file: {str(error).splitlines()[0]}") from None
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise UsageError(f"{path}: missing column(s) {', '.join(missing)}")
-    return frame[columns]
-
-
-def _read_manifest(folder: Path) -> dict:
-    path = folder / "manifest.json"
-    if not folder.is_dir():
-        raise UsageError(f"{folder}: not a folder")
-    try:
-        manifest = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise UsageError(f"{folder}: not a results folder (no manifest.json)") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise UsageError(f"{path}: not valid JSON: {error}") from None
-    if not isinstance(manifest, dict) or manifest.get("schema") != SCHEMA:
-        schema = manifest.get("schema") if isinstance(manifest, dict) else None
-        raise UsageError(f"{path}: schema {schema!r}, this allocbench reads {SCHEMA}")
-    for key in ("suite", "mode", "status", "baseline", "command", "cwd", "created", "machine", "python", "packages", "allocators", "workloads", "cells"):
-        if key not in manifest:
-            raise UsageError(f"{path}: no '{key}'")
-    return manifest
-
-
 def _labels(folders: list[Path]) -> list[str]:
     """The folders' names; their parent's name as well where two names clash."""
     names = [f.name for f in folders]
@@ -132,6 +89,9 @@ COLOURBLIND_ORDER = [0, 1, 2, 4, 3, 5, 9, 7, 6, 8]
 
 
 def _palette(allocators: list[str]) -> dict[str, str]:
+    import seaborn as sns
+    from matplotlib.colors import to_hex
+
     if len(allocators) <= len(COLOURBLIND_ORDER):
         colourblind = sns.color_palette("colorblind", len(COLOURBLIND_ORDER))
         colours = [colourblind[i] for i in COLOURBLIND_ORDER]
@@ -158,6 +118,7 @@ def _with_relative_time(cells: pd.DataFrame, baseline: str) -> pd.DataFrame:
     cells["relative_time_low"] = [r.low if r else math.nan for r in relative]
     cells["relative_time_high"] = [r.high if r else math.nan for r in relative]
     cells["significant"] = pd.array([r.significant if r else pd.NA for r in relative], dtype="boolean")
+    cells["test"] = [r.test if r else None for r in relative]
     cells.loc[(cells["allocator"] == baseline) & cells["time_mean"].notna(), "relative_time"] = 1.0
     cells["relative_peak"] = cells[PEAK_MEMORY] / cells[f"{PEAK_MEMORY}_base"]
     cells["relative_retained"] = cells[RETAINED_MEMORY] / cells[f"{RETAINED_MEMORY}_base"]
@@ -201,34 +162,27 @@ def _ratio_of_sums(values: pd.Series, base: pd.Series) -> float:
     return values.sum() / total if len(values) and total > 0 else math.nan
 
 
-def _size_threshold(text: str) -> int:
-    """A byte count from a pymalloc config value: 512, 4K."""
-    multiplier = {"K": 1024, "M": 1024**2}.get(text[-1:].upper(), 1)
-    return int(text[:-1] if multiplier > 1 else text) * multiplier
-
-
 def _rounding(runs: list[Run], sizes: pd.DataFrame) -> pd.DataFrame:
-    """Per pymalloc variant and workload, requests by the block size they round up to.
-
-    pymalloc serves 1..threshold bytes from blocks of ceil(size / alignment) * alignment;
-    0 bytes and anything larger go to the system allocator and are counted at block size 0."""
+    """Per pymalloc variant and workload, requests by the block size they round up to (the
+    core's size classes: `_core.block_sizes`); 0 bytes and requests above the threshold go
+    to the lower allocator and are counted at block size 0."""
     frames = []
     for run in runs:
         workload_sizes = sizes[sizes["run"] == run.label]
+        size = workload_sizes["size"].to_numpy(dtype=np.int64)
+        count = workload_sizes["count"].to_numpy(dtype=np.int64)
         for allocator in run.manifest["allocators"]:
             config = allocator.get("config", {})
             if config.get("allocator") != "pymalloc":
                 continue
-            threshold, alignment = _size_threshold(config["threshold"]), _size_threshold(config["alignment"])
-            size = workload_sizes["size"].to_numpy(dtype=np.int64)
-            in_pools = (size >= 1) & (size <= threshold)
-            block = np.where(in_pools, -(-size // alignment) * alignment, 0)
-            count = workload_sizes["count"].to_numpy(dtype=np.int64)
+            block = np.array(_core.block_sizes(allocator["spec"], size.tolist()), dtype=np.int64)
+            classes = [c["block_size"] for c in _core.Allocator(allocator["spec"]).size_classes()]
+            in_pools = block > 0
             frame = pd.DataFrame({
                 "run": run.label,
                 "allocator": allocator["label"],
-                "threshold": threshold,
-                "alignment": alignment,
+                "threshold": classes[-1],
+                "alignment": classes[0],
                 "workload": workload_sizes["workload"].to_numpy(),
                 "block_size": block,
                 "requests": count,
@@ -309,37 +263,37 @@ def _compare_allocators(run_cells: pd.DataFrame, first: str, second: str):
     )
 
 
-def aggregate(folders: list[str | Path]) -> Report:
+def aggregate(folders: list[str | Path], labels: list[str] | None = None) -> Report:
     """Reads the folders and computes the report's tables. Raises UsageError for a folder
     that is not a results folder, or folders with different baselines."""
     if not folders:
         raise UsageError("no results folder given")
     paths = [Path(f) for f in folders]
-    manifests = [_read_manifest(p) for p in paths]
-    runs = [Run(label, path, manifest) for label, path, manifest in zip(_labels([p.resolve() for p in paths]), paths, manifests)]
+    opened = [ResultsFolder.open(p) for p in paths]
+    labels = labels or _labels([p.resolve() for p in paths])
+    runs = [Run(label, f.path, {**f.manifest, "cells": f.cell_list()}, tuple(f.problems)) for label, f in zip(labels, opened)]
     baselines = {run.manifest["baseline"] for run in runs}
     if len(baselines) > 1:
         listed = ", ".join(f"{run.label} ({run.manifest['baseline']})" for run in runs)
         raise UsageError(f"the runs have different baselines: {listed}; compare runs with the same baseline")
     baseline = baselines.pop()
 
-    metrics = pd.concat([_with_run(_read_csv(r.path / "metrics.csv", METRIC_COLUMNS, True), r.label) for r in runs], ignore_index=True)
-    metrics["value"] = pd.to_numeric(metrics["value"], errors="coerce")
-    timelines = pd.concat([_with_run(_read_csv(r.path / "timelines.csv", TIMELINE_COLUMNS, False), r.label) for r in runs], ignore_index=True)
-    timelines = timelines.astype({c: float for c in TIMELINE_COLUMNS[2:]})
-    sizes = pd.concat([_with_run(_read_csv(r.path / "sizes.csv", SIZE_COLUMNS, False), r.label) for r in runs], ignore_index=True)
+    metrics = pd.concat([_with_run(f.frame("metrics"), r.label) for f, r in zip(opened, runs)], ignore_index=True)
+    timelines = pd.concat([_with_run(f.frame("timelines"), r.label) for f, r in zip(opened, runs)], ignore_index=True)
+    sizes = pd.concat([_with_run(f.frame("sizes"), r.label) for f, r in zip(opened, runs)], ignore_index=True)
 
     allocators = _ordered_union([[a["label"] for a in r.manifest["allocators"]] for r in runs], first=baseline)
     workloads = _ordered_union([[w["name"] for w in r.manifest["workloads"]] for r in runs])
     states = pd.DataFrame(
-        [{"run": r.label, **{k: c.get(k) for k in ("allocator", "workload", "time", "memory", "reason")}} for r in runs for c in r.manifest["cells"]],
+        [{"run": r.label, **{k: c[k] for k in ("allocator", "workload", "time", "memory")}, "reason": reason_text(c) or None}
+         for r in runs for c in r.manifest["cells"]],
         columns=["run", "allocator", "workload", "time", "memory", "reason"],
     )
     wide = metrics.pivot_table(index=["run", "allocator", "workload"], columns="metric", values="value", aggfunc="last")
     cells = states.merge(wide.reset_index(), on=["run", "allocator", "workload"], how="left")
-    for column in METRICS:
-        if column not in cells:
-            cells[column] = math.nan
+    for metric in METRICS:
+        if metric.name not in cells:
+            cells[metric.name] = math.nan
     cells = _with_relative_time(cells, baseline)
     summary = _summary(cells, runs, allocators, baseline)
     failures = states[(states["time"] != "done") | (states["memory"] != "done")].reset_index(drop=True)

@@ -27,6 +27,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import EngFormatter
 
 from allocbench import __version__
+from allocbench.metrics import METRICS, metric
 from allocbench.report.aggregate import PEAK_MEMORY, RETAINED_MEMORY, Report
 
 FIGURE_WIDTH = 10.0  # inches: about the width of the page's text column
@@ -191,26 +192,26 @@ def time_figure(report: Report) -> Markup:
 
 
 MEMORY_PANELS = [
-    (PEAK_MEMORY, "peak RSS"),
-    (RETAINED_MEMORY, "retained RSS"),
-    ("fragmentation", "fragmentation"),
+    (PEAK_MEMORY, metric(PEAK_MEMORY).title),
+    (RETAINED_MEMORY, metric(RETAINED_MEMORY).title),
+    ("rss_fragmentation", metric("rss_fragmentation").title),
 ]
 
 
 def memory_figure(report: Report) -> Markup:
-    """Per workload and allocator: peak RSS, retained RSS and fragmentation."""
+    """Per workload and allocator: peak RSS, retained RSS and RSS fragmentation."""
     runs = [r.label for r in report.runs]
     rows_per_panel = len(report.workloads) * max(len(report.allocators_of(run)) for run in runs)
 
     def draw(figure: Figure) -> None:
         # A column per metric, workloads shared along each row; a row per run.
         axes = figure.subplots(len(runs), len(MEMORY_PANELS), sharex="col", sharey="row", squeeze=False)
-        for column, (metric, title) in enumerate(MEMORY_PANELS):
-            values = report.cells.dropna(subset=[metric])
-            largest = values[metric].max() if len(values) else 0.0
-            divisor, unit = (1, "peak RSS / peak live") if metric == "fragmentation" else byte_unit(largest)
+        for column, (name, title) in enumerate(MEMORY_PANELS):
+            values = report.cells.dropna(subset=[name])
+            largest = values[name].max() if len(values) else 0.0
+            divisor, unit = (1, "peak RSS / peak live bytes") if name == "rss_fragmentation" else byte_unit(largest)
             for ax, run in zip(axes[:, column], runs):
-                data = values[values["run"] == run].assign(shown=lambda f: f[metric] / divisor)
+                data = values[values["run"] == run].assign(shown=lambda f: f[name] / divisor)
                 _bar_panel(ax, report, data, "shown", report.allocators_of(run), _unmeasured(report, run, "memory"))
                 ax.set_xlabel(f"{title} ({unit})")
                 if column == 0:  # the run names its row once
@@ -380,27 +381,29 @@ def _status(row) -> str:
 def numbers_table(report: Report) -> Markup:
     cells = report.cells
     time_divisor, time_name = time_unit(cells["time_mean"].median() if cells["time_mean"].notna().any() else 1.0)
-    byte_columns = [(PEAK_MEMORY, "peak RSS"), (RETAINED_MEMORY, "retained RSS"), ("peak_footprint_bytes", "own peak footprint"),
-                    ("retained_footprint_bytes", "own retained footprint"), ("peak_live_bytes", "peak live bytes")]
+    byte_columns = [(name, metric(name).title) for name in
+                    (PEAK_MEMORY, RETAINED_MEMORY, "peak_footprint_bytes", "retained_footprint_bytes", "peak_live_bytes")]
     frame = pd.DataFrame({
         "workload": cells["workload"],
         "allocator": cells["allocator"],
         "cell": [_status(r) for r in cells.itertuples()],
-        f"time mean ({time_name})": [_number(v / time_divisor, 3) for v in cells["time_mean"]],
+        f"{metric('time_mean').title} ({time_name})": [_number(v / time_divisor, 3) for v in cells["time_mean"]],
         f"stdev ({time_name})": [_number(v / time_divisor, 3) for v in cells["time_stdev"]],
         "values": [_number(v, 0) for v in cells["time_values"]],
         f"× {report.baseline}": [_number(v, suffix="×") for v in cells["relative_time"]],
         "95% interval": [_interval(lo, hi) for lo, hi in zip(cells["relative_time_low"], cells["relative_time_high"])],
         "significant": [_significance(v) for v in cells["significant"]],
-        "ns/op": [_number(v) for v in cells["ns_per_op"]],
+        "test": [t or MISSING for t in cells["test"]],
+        metric("ns_per_op").title: [_number(v) for v in cells["ns_per_op"]],
     })
-    for metric, title in byte_columns:
-        values = cells[metric]
+    for name, title in byte_columns:
+        values = cells[name]
         divisor, unit = byte_unit(values.max() if values.notna().any() else 0)
         frame[f"{title} ({unit})"] = [_number(v / divisor) for v in values]
-    frame["fragmentation"] = [_number(v) for v in cells["fragmentation"]]
-    for metric in ("mmap_calls", "munmap_calls", "madvise_calls"):
-        frame[metric.replace("_", " ")] = [_number(v, 0) for v in cells[metric]]
+    for name in ("rss_fragmentation", "footprint_fragmentation"):
+        frame[metric(name).title] = [_number(v) for v in cells[name]]
+    for name in ("mmap_calls", "munmap_calls", "madvise_calls"):
+        frame[metric(name).title] = [_number(v, 0) for v in cells[name]]
     caption = "Every cell of every run. A dash: not measured (a failed cell, or a figure the allocator does not report)."
     return _table_html(_run_column(report, frame, cells), "numbers", caption, "significant")
 
@@ -446,6 +449,38 @@ def _run_facts(run) -> dict:
     }
 
 
+def glossary(report: Report) -> list[tuple[str, str]]:
+    """The glossary: the report's terms, then every metric under its one name (allocbench.metrics)."""
+    b = report.baseline
+    terms = [
+        ("baseline", f"The allocator every other one is compared with, here {b}."),
+        ("time relative to the baseline", f"An allocator's mean time to replay a workload's trace divided by {b}'s mean "
+                                          "time on the same trace; below 1 is faster."),
+        ("95% interval", "The range that holds the true relative time with 95% confidence, given the spread and number "
+                         "of timing values of both allocators."),
+        ("t-test (Student, Welch)", "Whether two mean times differ: Student's two-sample t-test with pooled variance, "
+                                    "the test pyperf uses, where the two variances may be equal; Welch's t-test "
+                                    "where an F-test at 95% says they differ. The table's test column says which."),
+        ("not significant (n.s.)", f"The test at 95% cannot tell the allocator's time from {b}'s."),
+        ("geometric mean", "The n-th root of the product of the per-workload relative times, so that a workload twice "
+                           "as fast and one twice as slow cancel out."),
+        ("peak and retained memory relative to the baseline", f"The allocator's total over all workloads divided by "
+                                                               f"{b}'s total over the same workloads."),
+        ("live bytes", "The sum of the sizes the program asked for and has not freed yet."),
+        ("footprint", "The memory the allocator itself reports holding (arenas and pass-through blocks for pymalloc, "
+                      "the heap for glibc malloc), where it can tell."),
+        ("size class, block size", "pymalloc serves a request of up to its threshold from a block of the next multiple "
+                                   "of its alignment; requests of 0 bytes or above the threshold go to the lower "
+                                   "allocator."),
+        ("bytes lost to rounding", "Block size minus requested size, summed over a workload's requests that pymalloc "
+                                   "serves."),
+        ("failed or missing cell", "An (allocator, workload) pair whose timing or memory worker crashed, timed out or "
+                                   "did not prove its allocator (failed, with the reason), or was not measured "
+                                   "(missing); listed under the verdict."),
+    ]
+    return terms + [(f"{m.title} ({m.name}, {m.unit})", m.meaning[0].upper() + m.meaning[1:] + ".") for m in METRICS]
+
+
 def render_html(report: Report) -> str:
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined,
@@ -465,4 +500,5 @@ def render_html(report: Report) -> str:
         numbers_table=numbers_table(report),
         csv_uri=_csv_data_uri(report.metrics),
         failures=report.failures.to_dict("records"),
+        glossary=glossary(report),
     )

@@ -1,6 +1,12 @@
-"""The statistics the report rests on, from summary figures alone (mean, stdev, n per cell):
-Student's t critical value, the two-sample t-test pyperf uses, and relative times with
-their 95% intervals. scipy is not a dependency, so the t distribution is computed here.
+"""The statistics the report rests on, from summary figures alone (mean, stdev, n per cell),
+computed with scipy.stats: relative times with their 95% intervals, and whether a
+difference is significant.
+
+Which test: pyperf's own, the two-sample Student t-test with pooled variance, where the two
+variances may be equal; Welch's t-test (separate variances, Welch-Satterthwaite degrees of
+freedom) where an F-test at 95% says they differ, since pooling two unequal variances
+misstates the standard error. The interval is the same test read as a band around the
+ratio, so "significant" and "the interval excludes 1" never disagree.
 """
 
 from __future__ import annotations
@@ -10,45 +16,19 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+from scipy import stats
 
 CONFIDENCE = 0.95
-
-
-def _t_central_probability(t: float, df: int) -> float:
-    """P(|T| < t) for Student's T with `df` degrees of freedom (Abramowitz & Stegun 26.7.3
-    and 26.7.4: a finite series for whole df, so exact to rounding for any df)."""
-    theta = math.atan(t / math.sqrt(df))
-    sin, cos_squared = math.sin(theta), math.cos(theta) ** 2
-    if df % 2 == 0:
-        term = total = 1.0
-        for k in range(2, df, 2):
-            term *= cos_squared * (k - 1) / k
-            total += term
-        return sin * total
-    term = math.cos(theta)
-    total = term if df > 1 else 0.0
-    for k in range(3, df, 2):
-        term *= cos_squared * (k - 1) / k
-        total += term
-    return 2 / math.pi * (theta + sin * total)
+STUDENT = "Student"
+WELCH = "Welch"
 
 
 @lru_cache(maxsize=None)
-def t_critical(df: int, confidence: float = CONFIDENCE) -> float:
+def t_critical(df: float, confidence: float = CONFIDENCE) -> float:
     """The two-sided critical value t such that P(|T| < t) = confidence."""
-    if df < 1:
+    if not df >= 1:
         raise ValueError(f"degrees of freedom {df}: at least 1")
-    low, high = 0.0, 1.0
-    while _t_central_probability(high, df) < confidence:
-        low, high = high, high * 2
-    # The probability rises monotonically in t: bisect to the last bit of a double.
-    while high - low > 1e-12 * high:
-        middle = (low + high) / 2
-        if _t_central_probability(middle, df) < confidence:
-            low = middle
-        else:
-            high = middle
-    return (low + high) / 2
+    return float(stats.t.ppf(0.5 + confidence / 2, df))
 
 
 @dataclass(frozen=True)
@@ -58,32 +38,43 @@ class RelativeTime:
     ratio: float
     low: float
     high: float
-    significant: bool  # False as well where the test cannot be made (fewer than 3 values)
+    significant: bool  # False as well where no test can be made (too few values)
+    test: str = STUDENT  # which t-test decided
 
     @property
     def half_width(self) -> float:
         return (self.high - self.low) / 2
 
 
-def relative_time(mean: float, stdev: float, n: int, base_mean: float, base_stdev: float, base_n: int) -> RelativeTime:
-    """One workload: the candidate's mean over the baseline's, and whether they differ.
+def variances_differ(stdev: float, n: int, base_stdev: float, base_n: int, confidence: float = CONFIDENCE) -> bool:
+    """A two-sided F-test of equal variances at `confidence`."""
+    if n < 2 or base_n < 2 or stdev == 0 or base_stdev == 0:
+        return stdev != base_stdev and min(n, base_n) >= 2
+    f = stdev**2 / base_stdev**2
+    tail = stats.f.cdf(f, n - 1, base_n - 1)
+    return 2 * min(tail, 1 - tail) < 1 - confidence
 
-    The test is pyperf's: a two-sample Student t-test with pooled variance at 95%
-    (pyperf.compare_to requires equal n; the pooled form here is the same test for any n).
-    The interval is the same test read as a band around the ratio, mean ± t·SE divided by
-    the baseline mean, so "significant" and "the interval excludes 1" never disagree."""
+
+def relative_time(mean: float, stdev: float, n: int, base_mean: float, base_stdev: float, base_n: int) -> RelativeTime:
+    """One workload: the candidate's mean over the baseline's, and whether they differ."""
     ratio = mean / base_mean
-    df = n + base_n - 2
-    if df < 1:
+    if n + base_n - 2 < 1 or min(n, base_n) < 1:
         return RelativeTime(ratio, math.nan, math.nan, False)
-    pooled_variance = ((n - 1) * stdev**2 + (base_n - 1) * base_stdev**2) / df
-    standard_error = math.sqrt(pooled_variance * (1 / n + 1 / base_n))
-    critical = t_critical(df)
+    welch = n >= 2 and base_n >= 2 and variances_differ(stdev, n, base_stdev, base_n)
+    if welch:
+        a, b = stdev**2 / n, base_stdev**2 / base_n
+        standard_error = math.sqrt(a + b)
+        df = (a + b) ** 2 / (a**2 / (n - 1) + b**2 / (base_n - 1)) if a + b > 0 else n + base_n - 2
+    else:
+        df = n + base_n - 2
+        pooled_variance = ((n - 1) * stdev**2 + (base_n - 1) * base_stdev**2) / df
+        standard_error = math.sqrt(pooled_variance * (1 / n + 1 / base_n))
+    critical = t_critical(max(1.0, df))
     half_width = critical * standard_error / base_mean
     difference = abs(mean - base_mean)
     # pyperf's comparison, >= the critical value; without spread, any difference is real.
     significant = difference >= critical * standard_error if standard_error > 0 else difference > 0
-    return RelativeTime(ratio, ratio - half_width, ratio + half_width, significant)
+    return RelativeTime(ratio, ratio - half_width, ratio + half_width, bool(significant), WELCH if welch else STUDENT)
 
 
 def geometric_mean_ratio(
@@ -103,17 +94,17 @@ def geometric_mean_ratio(
     means, stdevs, counts, base_means, base_stdevs, base_counts = arrays
     workloads = len(means)
     if workloads == 0:
-        return RelativeTime(math.nan, math.nan, math.nan, False)
+        return RelativeTime(math.nan, math.nan, math.nan, False, WELCH)
     log_ratio = float(np.mean(np.log(means) - np.log(base_means)))
     ratio = math.exp(log_ratio)
     if min(counts.min(), base_counts.min()) < 2:
-        return RelativeTime(ratio, math.nan, math.nan, False)
+        return RelativeTime(ratio, math.nan, math.nan, False, WELCH)
     terms = np.concatenate([stdevs**2 / (counts * means**2), base_stdevs**2 / (base_counts * base_means**2)])
     term_df = np.concatenate([counts - 1, base_counts - 1])
     variance = terms.sum() / workloads**2
     if variance == 0:
-        return RelativeTime(ratio, ratio, ratio, ratio != 1)
-    df = max(1, math.floor(terms.sum() ** 2 / np.sum(terms**2 / term_df)))
-    spread = t_critical(df) * math.sqrt(variance)
+        return RelativeTime(ratio, ratio, ratio, ratio != 1, WELCH)
+    df = max(1.0, terms.sum() ** 2 / np.sum(terms**2 / term_df))
+    spread = t_critical(math.floor(df)) * math.sqrt(variance)
     low, high = math.exp(log_ratio - spread), math.exp(log_ratio + spread)
-    return RelativeTime(ratio, low, high, not low <= 1 <= high)
+    return RelativeTime(ratio, low, high, not low <= 1 <= high, WELCH)

@@ -8,14 +8,14 @@ import json
 import sys
 
 import allocbench
-from allocbench.malloc_stats import parse_malloc_stats
+from allocbench import _core
 
 ALLOCATORS = {"cpython": "cpython", "variant": "pymalloc:preset=cpython-3.11"}
 
 
 def rows(text: str) -> dict:
-    stats = parse_malloc_stats(text)
-    return {c: [r.block_size, r.pools, r.blocks_in_use, r.blocks_available] for c, r in stats.classes.items()}
+    stats = _core.parse_debug_malloc_stats(text)
+    return {c: [r["block_size"], r["pools"], r["blocks_in_use"], r["blocks_available"]] for c, r in stats["classes"].items()}
 
 
 def probe(allocator: allocbench.Allocator, program: list) -> dict:

@@ -68,7 +68,7 @@ def test_recorded_program_replays_to_the_same_live_bytes_curve(tmp_path):
     curves = {}
     for spec in ("cpython", "pymalloc:preset=cpython-3.11"):
         result = allocbench.replay(trace, spec, timeline_every=every)
-        curves[spec] = result.timeline.live_requested_bytes
-        assert result.figures["live_requested_bytes"] == result.live_requested_bytes_at_end
+        curves[spec] = np.array([sample.live_bytes for sample in result.timeline])
+        assert result.figures["live_bytes"] == result.retained_live_bytes
     assert np.array_equal(curves["cpython"], curves["pymalloc:preset=cpython-3.11"])
     assert curves["cpython"].tolist() == expected

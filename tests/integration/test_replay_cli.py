@@ -42,7 +42,8 @@ def test_replay_prints_a_table_row_per_allocator(churn):
     lines = done.stdout.splitlines()
     assert lines[0].startswith(f"{churn}: 41,000 ops played, 0 skipped; peak live ")
     assert lines[0].endswith("touch=all, fastest of 2")
-    assert lines[1].split() == ["allocator", "ns/op", "peak", "footprint", "final", "footprint", "fragmentation"]
+    assert lines[1].split() == ["allocator", "ns/op", "own", "peak", "footprint", "own", "retained", "footprint",
+                                "footprint", "fragmentation"]
     assert [line.split()[0] for line in lines[2:]] == specs
     pymalloc = lines[2].split()
     assert float(pymalloc[1]) > 0
@@ -71,7 +72,7 @@ def test_replay_of_a_bad_trace_names_the_op(tmp_path):
     write_trace(path, [("alloc", "obj", 0, 16, 0), ("free", "obj", 0, 0, 0), ("free", "obj", 0, 0, 0)], {"made_by": "test"})
     done = allocbench("replay", path, "-a", "system")
     assert done.returncode == 2
-    assert done.stderr == f"allocbench replay: {path}: op 2: double free of id 0\n"
+    assert done.stderr == f"allocbench replay: {path}: op 2: free of id 0, which is not live (freed already)\n"
     missing = allocbench("replay", tmp_path / "missing.abt", "-a", "system")
     assert missing.returncode == 2
     assert len(missing.stderr.splitlines()) == 1

@@ -69,11 +69,11 @@ def test_geometric_mean_is_over_the_workloads_both_timed(report):
 
 def test_memory_relative_to_the_baseline_sums_the_workloads_both_measured(report, metrics):
     system = report.summary.set_index("allocator").loc["system"]
-    assert system.workloads_measured == 1  # its memory cell on sweep failed
+    assert system.workloads_measured == 1  # its memory cell on size-ramp failed
     expected = metrics["system", "churn", "peak_rss_bytes"] / metrics["cpython", "churn", "peak_rss_bytes"]
     assert system.relative_peak == pytest.approx(expected)
     pymalloc = report.summary.set_index("allocator").loc["pymalloc:preset=cpython-3.11"]
-    peaks = [metrics[a, w, "peak_rss_bytes"] for a in ("pymalloc:preset=cpython-3.11", "cpython") for w in ("churn", "sweep")]
+    peaks = [metrics[a, w, "peak_rss_bytes"] for a in ("pymalloc:preset=cpython-3.11", "cpython") for w in ("churn", "size-ramp")]
     assert pymalloc.relative_peak == pytest.approx((peaks[0] + peaks[1]) / (peaks[2] + peaks[3]))
 
 
@@ -175,9 +175,9 @@ def _broken_copy(before, tmp_path, change):
         (lambda f: (f / "manifest.json").write_text("{"), "manifest.json: not valid JSON"),
         (lambda f: (f / "manifest.json").write_text('{"schema": 7}'), "schema 7, this allocbench reads 1"),
         (lambda f: _drop_from_manifest(f, "machine"), "manifest.json: no 'machine'"),
-        (lambda f: (f / "metrics.csv").unlink(), "no metrics.csv: not a complete results folder"),
-        (lambda f: (f / "metrics.csv").write_text("allocator,metric\nx,y\n"), "metrics.csv: missing column\\(s\\) workload, value, unit"),
-        (lambda f: (f / "metrics.csv").write_text(""), "metrics.csv: not a readable CSV file"),
+        (lambda f: (f / "metrics.csv").write_text("allocator,metric\nx,y\n"), "metrics.csv: the first line must be the columns"),
+        (lambda f: (f / "metrics.csv").write_text(""), "metrics.csv: the first line must be the columns"),
+        (lambda f: (f / "sizes.csv").write_text("workload,size,count\nchurn,many,1\n"), "sizes.csv: 'many' is not a number"),
     ],
 )
 def test_a_folder_that_is_not_a_results_folder_is_one_line_of_error(before, tmp_path, change, message):
@@ -185,6 +185,13 @@ def test_a_folder_that_is_not_a_results_folder_is_one_line_of_error(before, tmp_
     with pytest.raises(UsageError, match=message) as error:
         aggregate([folder])
     assert "\n" not in str(error.value)
+
+
+def test_a_folder_without_its_rows_says_what_is_missing(before, tmp_path):
+    folder = _broken_copy(before, tmp_path, lambda f: (f / "metrics.csv").unlink())
+    report = aggregate([folder])
+    assert any("metrics.csv is missing" in problem for problem in report.runs[0].problems)
+    assert (report.cells["time"] == "missing").all()
 
 
 def test_a_file_is_not_a_folder(tmp_path):

@@ -59,7 +59,7 @@ def test_sections_come_in_the_issues_order(page):
 def test_what_was_run_names_the_command_allocators_and_workloads(page, folders):
     html = page.read_text()
     assert f"python {report_fixture.__file__} {folders[0]} cpython system" in html
-    for text in ("pymalloc:threshold=512,alignment=8,pool_size=4K", "pymalloc:preset=cpython-3.11,pool_size=64K", "churn", "sweep", "CPython 3."):
+    for text in ("pymalloc:threshold=512,alignment=8,pool_size=4K", "pymalloc:preset=cpython-3.11,pool_size=64K", "churn", "size-ramp", "CPython 3."):
         assert text in html
 
 
@@ -87,7 +87,7 @@ def test_time_bars_say_n_s_exactly_where_the_difference_is_not_significant(page,
     cells = aggregate(list(folders)).cells.dropna(subset=["significant"])
     expected = [f"{r.relative_time:.2f}×" + ("" if r.significant else " n.s.") for r in cells.itertuples()]
     assert sorted(labels) == sorted(expected)
-    assert cells["significant"].any()  # pymalloc's model is several times cpython's time on sweep
+    assert cells["significant"].any()  # pymalloc's model is several times cpython's time on size-ramp
 
 
 def test_nothing_is_fetched_from_anywhere(page):
@@ -109,9 +109,9 @@ def test_the_csv_download_is_every_metrics_row_of_every_run(page, folders):
     "arguments, message",
     [
         (lambda tmp, good: [tmp, "-o", tmp / "r.html"], "not a results folder (no manifest.json)"),
-        (lambda tmp, good: [tmp / "absent", "-o", tmp / "r.html"], "not a folder"),
+        (lambda tmp, good: [tmp / "absent", "-o", tmp / "r.html"], "no such folder"),
         (lambda tmp, good: [good, "-o", tmp / "no" / "such" / "r.html"], "cannot write the report there"),
-        (lambda tmp, good: [good, "-o", tmp], "cannot write the report there"),
+        (lambda tmp, good: [good, "-o", tmp], "is a folder; give a file name for the report"),
     ],
 )
 def test_bad_input_is_one_line_and_status_2_and_leaves_nothing(folders, tmp_path, arguments, message):
@@ -121,14 +121,14 @@ def test_bad_input_is_one_line_and_status_2_and_leaves_nothing(folders, tmp_path
     assert list(tmp_path.iterdir()) == [] and not list(tmp_path.parent.glob(".*.partial"))
 
 
-def test_a_folder_without_metrics_is_refused(folders, tmp_path):
+def test_a_folder_without_its_tables_says_what_is_missing(folders, tmp_path):
     folder = tmp_path / "partial"
     folder.mkdir()
     (folder / "manifest.json").write_bytes((folders[0] / "manifest.json").read_bytes())
     done = allocbench("report", folder, "-o", tmp_path / "r.html")
-    assert done.returncode == 2
-    assert done.stderr == f"allocbench report: {folder}: no metrics.csv: not a complete results folder\n"
-    assert not (tmp_path / "r.html").exists()
+    assert done.returncode == 0, done.stderr
+    html = (tmp_path / "r.html").read_text()
+    assert "metrics.csv is missing" in html and "count as missing" in html
 
 
 def test_a_run_whose_memory_cells_all_failed_still_renders(folders, tmp_path):
@@ -136,7 +136,7 @@ def test_a_run_whose_memory_cells_all_failed_still_renders(folders, tmp_path):
     folder.mkdir()
     manifest = json.loads((folders[0] / "manifest.json").read_text())
     for cell in manifest["cells"]:
-        cell.update(memory="failed", reason="memory: killed by signal SIGKILL")
+        cell.update(memory="failed", reasons={"memory": "killed by signal SIGKILL"})
     (folder / "manifest.json").write_text(json.dumps(manifest))
     metrics = pd.read_csv(folders[0] / "metrics.csv")
     metrics[metrics["metric"].str.startswith(("time_", "ns_per_op", "ops"))].to_csv(folder / "metrics.csv", index=False)

@@ -26,9 +26,9 @@ generator = "churn"
 seed = 3
 params = { live = 300, pairs = 20000, lifetime = "random", sizes = "uniform:8-512" }
 
-[tiny-sweep]
+[tiny-ramp]
 description = "every size to 128 B"
-generator = "sweep"
+generator = "size-ramp"
 params = { max_size = 128, per_size = 4, rounds = 2 }
 """
 
@@ -38,7 +38,7 @@ def workloads(tmp_path: Path) -> Path:
     folder = tmp_path / "workloads"
     (folder / "suites").mkdir(parents=True)
     (folder / "workloads.toml").write_text(TINY_WORKLOADS)
-    (folder / "suites" / "tiny.toml").write_text('description = "two tiny workloads"\nworkloads = ["tiny-churn", "tiny-sweep"]\n')
+    (folder / "suites" / "tiny.toml").write_text('description = "two tiny workloads"\nworkloads = ["tiny-churn", "tiny-ramp"]\n')
     return folder
 
 
@@ -73,7 +73,7 @@ def test_run_writes_a_complete_results_folder(workloads: Path, tmp_path: Path) -
     frame = allocbench.load(out)
     assert list(frame.columns) == ["run", "allocator", "workload", "metric", "value", "unit"]
     for metric, unit in [("time_mean", "s"), ("ns_per_op", "ns"), ("peak_rss_bytes", "bytes"),
-                         ("retained_rss_bytes", "bytes"), ("fragmentation", "ratio"), ("peak_live_bytes", "bytes")]:
+                         ("retained_rss_bytes", "bytes"), ("rss_fragmentation", "ratio"), ("peak_live_bytes", "bytes")]:
         rows = frame[frame.metric == metric]
         assert len(rows) == len(allocators) * 2, metric
         assert set(rows.unit) == {unit}
@@ -81,7 +81,7 @@ def test_run_writes_a_complete_results_folder(workloads: Path, tmp_path: Path) -
     pymalloc_calls = frame[(frame.allocator == allocators[0]) & (frame.metric == "mmap_calls")]
     assert (pymalloc_calls.value >= 1).all()
     assert pd.read_csv(out / "timelines.csv").groupby(["allocator", "workload"]).size().min() > 10
-    assert set(pd.read_csv(out / "sizes.csv").workload) == {"tiny-churn", "tiny-sweep"}
+    assert set(pd.read_csv(out / "sizes.csv").workload) == {"tiny-churn", "tiny-ramp"}
 
     # pyperf's own tools read the files; every worker says which malloc it really ran.
     import pyperf
@@ -91,7 +91,7 @@ def test_run_writes_a_complete_results_folder(workloads: Path, tmp_path: Path) -
         stats = subprocess.run([sys.executable, "-m", "pyperf", "stats", str(path)], capture_output=True, text=True)
         assert stats.returncode == 0, stats.stderr
         for benchmark in pyperf.BenchmarkSuite.load(str(path)).get_benchmarks():
-            assert benchmark.get_name() in ("tiny-churn", "tiny-sweep")
+            assert benchmark.get_name() in ("tiny-churn", "tiny-ramp")
             for run in benchmark.get_runs():
                 identity = run.get_metadata()
                 if label == "jemalloc":
@@ -125,7 +125,7 @@ def test_a_crashing_allocator_is_a_failed_cell_and_the_run_goes_on(workloads: Pa
         if cell["allocator"] == "cpython":
             assert cell["time"] == cell["memory"] == "done"
         else:
-            assert cell["memory"] == "failed" and "SIGSEGV" in cell["reason"]
+            assert cell["memory"] == "failed" and "SIGSEGV" in cell["reasons"]["memory"]
     assert "failed: preload:" in done.stderr
     assert set(allocbench.load(tmp_path / "out").allocator) == {"cpython"}
 
@@ -151,7 +151,8 @@ def test_an_interrupted_run_is_resumed(workloads: Path, tmp_path: Path) -> None:
     manifest_path = tmp_path / "out" / "manifest.json"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
-        if manifest_path.is_file() and any(c["time"] == "done" for c in json.loads(manifest_path.read_text())["cells"]):
+        journal = tmp_path / "out" / "cells.jsonl"
+        if journal.is_file() and '"phase":"time","state":"done"' in journal.read_text():
             break
         time.sleep(0.2)
     run.send_signal(signal.SIGINT)
@@ -195,16 +196,15 @@ def test_bad_requests_are_one_line_errors_and_leave_no_folder(workloads: Path, t
 
 
 def test_a_corrupt_cached_trace_is_made_again(tmp_path: Path) -> None:
-    from allocbench.runner import prepare_traces
+    from allocbench.trace_cache import prepare
     from allocbench.suites import Workload
 
     workload = Workload("w", "a churn", generator="churn", params={"live": 50, "pairs": 2000}, seed=1)
-    quiet = type("Quiet", (), {"note": staticmethod(lambda text: None)})()
-    first = prepare_traces([workload], tmp_path, quiet)["w"]
+    first = prepare([workload], tmp_path)["w"]
     data = bytearray(first.path.read_bytes())
     data[len(data) // 2] ^= 0xFF  # inside a chunk: its checksum no longer matches
     first.path.write_bytes(bytes(data))
-    again = prepare_traces([workload], tmp_path, quiet)["w"]
+    again = prepare([workload], tmp_path)["w"]
     assert again.sha256 == first.sha256 and again.ops == first.ops
 
 

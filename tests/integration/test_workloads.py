@@ -8,13 +8,14 @@ import sys
 
 import pytest
 
-from allocbench import workloads
+from allocbench import trace_cache, workloads
 from allocbench.errors import UsageError
+from allocbench.suites import load_workloads
 from allocbench.trace import Trace
 
 pytestmark = pytest.mark.integration
 
-EXPECTED = {"ast_compile", "json_roundtrip", "records_sort_group", "regex_tokenize", "word_count"}
+EXPECTED = {"ast_compile.py", "json_roundtrip.py", "records_sort_group.py", "regex_tokenize.py", "word_count.py"}
 
 
 def test_the_programs_are_found():
@@ -31,18 +32,30 @@ def test_each_program_runs_quickly_and_deterministically(name):
     assert runs[0].stdout == runs[1].stdout != ""
 
 
-def test_recorded_trace_is_recorded_once_and_cached(tmp_path):
-    path = workloads.recorded_trace("records_sort_group", cache=tmp_path)
-    assert path.parent == tmp_path and path.name.startswith("records_sort_group-py")
-    assert Trace(path).summary["op_count"] > 100_000
+def test_a_program_trace_is_recorded_once_and_cached(tmp_path):
+    workload = load_workloads()["records-sort-group"]
+    facts = trace_cache.prepare([workload], tmp_path)["records-sort-group"]
+    path = facts.path
+    assert path.parent == tmp_path and path.name.startswith("records-sort-group-") and path.suffix == ".abt"
+    assert Trace(path).summary["op_count"] == facts.ops > 100_000
     recorded_at = path.stat().st_mtime_ns
-    assert workloads.recorded_trace("records_sort_group", cache=tmp_path) == path
+    assert trace_cache.prepare([workload], tmp_path)["records-sort-group"].path == path
     assert path.stat().st_mtime_ns == recorded_at
     assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary left behind
 
 
-def test_an_unreadable_cached_trace_is_recorded_again(tmp_path):
-    path = workloads.cached_trace_path("records_sort_group", cache=tmp_path)
+def test_an_unreadable_cached_trace_is_made_again(tmp_path):
+    workload = load_workloads()["records-sort-group"]
+    path = trace_cache.cached_path(workload, tmp_path)
     path.write_bytes(b"not a trace")
-    assert workloads.recorded_trace("records_sort_group", cache=tmp_path) == path
+    assert trace_cache.prepare([workload], tmp_path)["records-sort-group"].path == path
     assert Trace(path).summary["op_count"] > 100_000
+
+
+def test_temporaries_of_dead_processes_are_removed(tmp_path):
+    stale = tmp_path / ".churn-lifo-0123.abt.999999999.partial"
+    stale.write_bytes(b"half a trace")
+    mine = tmp_path / f".churn-lifo-0123.abt.{os.getpid()}.partial"
+    mine.write_bytes(b"being written")
+    trace_cache.remove_stale_partials(tmp_path)
+    assert not stale.exists() and mine.exists()

@@ -13,7 +13,7 @@ import allocbench
 
 DEFAULT = (
     "pymalloc:threshold=512,alignment=16,pool_size=16K,arena_size=1M,arena_release=keep-one,"
-    "pool_purge=none,arena_order=most-used-first,arena_alignment=cpython"
+    "pool_purge=none,arena_order=most-used-first,arena_alignment=cpython,arena_hugepages=none,arena_source=mmap"
 )
 
 
@@ -74,11 +74,11 @@ def test_other_kinds(kind: str) -> None:
         ("pymalloc:pool_size=3000", ["pool_size=3000", "power of two"]),
         ("pymalloc:pool_size=2K", ["pool_size=2K", "4K to 256K"]),
         ("pymalloc:arena_size=32K", ["arena_size=32K", "at least 4 pools"]),
-        ("pymalloc:arena_size=128M", ["arena_size=128M", "up to 64M"]),
+        ("pymalloc:arena_size=128M", ["arena_size=128M", "to 64M"]),
         ("pymalloc:threshold=4096", ["threshold=4096", "at least 4 blocks"]),
-        ("pymalloc:threshold=8192,pool_size=256K", ["threshold=8192", "up to 4K"]),
+        ("pymalloc:threshold=8192,pool_size=256K", ["threshold=8192", "to 4K"]),
         ("pymalloc:threshold=100", ["threshold=100", "multiple of alignment"]),
-        ("pymalloc:alignment=32", ["alignment=32", "8 or 16"]),
+        ("pymalloc:alignment=32", ["alignment=32", "from 8 to 16"]),
         ("pymalloc:preset=cpython-9.9", ["preset=cpython-9.9", "cpython-3.11"]),
         ("pymalloc:poolsize=16K", ["'poolsize'", "unknown", "pool_size"]),
         ("pymalloc:pool_size=-4K", ["pool_size=-4K"]),

@@ -16,7 +16,7 @@ from allocbench.trace import OPS, Trace
 # Small instances of every generator (a few thousand ops each).
 SMALL = {
     "churn": {"live": 200, "pairs": 2000},
-    "sweep": {"max_size": 600, "per_size": 2, "rounds": 2},
+    "size-ramp": {"max_size": 600, "per_size": 2, "rounds": 2},
     "survivors": {"blocks": 5000, "keep": 0.01, "free_survivors": True},
     "sawtooth": {"peak": 8000, "cycles": 3},
     "list-growth": {"lists": 10, "appends": 3000, "max_items": 200},
@@ -129,7 +129,7 @@ def test_size_table_draws_only_its_sizes_and_is_recorded(tmp_path):
 @pytest.mark.parametrize(
     "kind, params, message",
     [
-        ("nope", {}, "unknown generator 'nope' (one of churn, sweep, survivors, sawtooth, list-growth, string-growth)"),
+        ("nope", {}, "unknown generator 'nope' (one of churn, size-ramp, survivors, sawtooth, list-growth, string-growth)"),
         ("churn", {"bogus": 1}, "churn: unknown parameter 'bogus' (parameters: live, pairs, lifetime, sizes, free_at_end)"),
         ("churn", {"live": 0}, "churn: live=0: a whole number in [1, 100000000]"),
         ("churn", {"lifetime": "oldest"}, "churn: lifetime=oldest: one of lifo, fifo, random"),

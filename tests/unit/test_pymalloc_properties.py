@@ -34,6 +34,9 @@ def configs(draw) -> dict:
     # Small arenas (4 to 16 pools) so that short sequences create and release many of them.
     arena_size = pool_size * draw(st.sampled_from([4, 8, 16]))
     release = draw(st.sampled_from(["never", "immediate", "keep-one", "keep:1", "keep:2", "keep:3"]))
+    # Arenas from the lower allocator's malloc come at its alignment, so they combine with
+    # neither aligned arenas nor huge-page advice (validate() refuses both).
+    source = draw(st.sampled_from(["mmap", "mmap", "malloc"]))
     return {
         "threshold": threshold,
         "alignment": alignment,
@@ -42,7 +45,9 @@ def configs(draw) -> dict:
         "arena_release": release,
         "pool_purge": draw(st.sampled_from(["none", "dontneed", "free"])),
         "arena_order": draw(st.sampled_from(["most-used-first", "lifo", "address"])),
-        "arena_alignment": draw(st.sampled_from(["cpython", "aligned"])),
+        "arena_alignment": "cpython" if source == "malloc" else draw(st.sampled_from(["cpython", "aligned"])),
+        "arena_hugepages": "none" if source == "malloc" else draw(st.sampled_from(["none", "madvise"])),
+        "arena_source": source,
     }
 
 
@@ -66,6 +71,8 @@ class Model:
         self.a = allocator
         self.threshold = config["threshold"]
         self.alignment = config["alignment"]
+        self.source = config["arena_source"]
+        self.aligned = config["arena_alignment"] == "aligned"
         self.live: dict[int, tuple[int, int]] = {}  # handle -> (size, pattern seed)
         self.blocks: dict[int, int] = {}  # handle -> block size, for blocks pymalloc owns
         self.serial = 0
@@ -120,12 +127,19 @@ class Model:
         for handle, (_, seed) in self.live.items():
             assert self.a.check(handle, seed), "a live block was overwritten"
         stats = self.a.stats()
-        assert stats["live_requested_bytes"] == sum(s for s, _ in self.live.values())
+        assert stats["live_bytes"] == sum(s for s, _ in self.live.values())
         assert all(bool(self.a.owns(h)) == (h in self.blocks) for h in self.live)
         assert stats["live_block_bytes"] == sum(self.blocks.values())
-        assert stats["passthrough_live_count"] == len(self.live) - len(self.blocks)
-        assert stats["peak_requested_bytes"] >= stats["live_requested_bytes"]
+        assert stats["passthrough_live_objects"] == len(self.live) - len(self.blocks)
+        assert stats["peak_live_bytes"] >= stats["live_bytes"]
         assert stats["bytes_mapped"] == stats["arena_bytes"]
+        # Each arena comes from the one source the config names, and goes back to it.
+        arena_calls = ("arena_malloc_calls", "arena_free_calls") if self.source == "malloc" else ("mmap_calls", "munmap_calls")
+        other = ("mmap_calls",) if self.source == "malloc" else ("arena_malloc_calls", "arena_free_calls")
+        assert stats[arena_calls[0]] >= stats["arenas_allocated_total"]
+        if not self.aligned:
+            assert stats[arena_calls[0]] - stats[arena_calls[1]] == stats["arenas_current"]
+        assert all(stats[name] == 0 for name in other)
 
 
 @settings(max_examples=max(150, settings.default.max_examples))
@@ -163,7 +177,7 @@ def test_random_operations_keep_every_invariant(config: dict, data: st.DataObjec
         model.free(handle)
     model.check()
     stats = allocator.stats()
-    assert stats["live_requested_bytes"] == 0 and stats["passthrough_live_bytes"] == 0
+    assert stats["live_bytes"] == 0 and stats["passthrough_live_bytes"] == 0
     kept = stats["arenas_current"]
     release = config["arena_release"]
     if release == "immediate":

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import resource
 
-import numpy as np
 import pytest
 
 import allocbench
@@ -21,7 +20,7 @@ META = {"made_by": "test_replay"}
 def holds_nothing(allocator: allocbench.Allocator) -> bool:
     """No block live, by every count the allocator keeps (pymalloc counts blocks, not calls)."""
     stats = allocator.stats()
-    counts = ("live_requested_bytes", "live_count", "live_block_bytes", "passthrough_live_count")
+    counts = ("live_bytes", "live_objects", "live_block_bytes", "passthrough_live_objects")
     return all(stats.get(name, 0) == 0 for name in counts) and allocator.is_valid() == ""
 
 
@@ -43,14 +42,14 @@ def test_each_generator_replays_cleanly_and_consistently_everywhere(kind, traces
         allocator = allocbench.Allocator(spec)
         result = allocbench.replay(traces[kind], allocator)
         results.append(result)
-        assert result.live_requested_bytes_at_end == 0
-        assert result.figures["live_requested_bytes"] == 0  # at the end of the trace
+        assert result.retained_live_bytes == 0
+        assert result.figures["live_bytes"] == 0  # at the end of the trace
         assert holds_nothing(allocator)
         assert result.elapsed_seconds > 0
     for result in results:
         assert result.ops == results[0].ops
-        assert result.played_ops == stats.op_count
-        assert result.peak_live_requested_bytes == stats.peak_live_bytes
+        assert result.ops.total == stats.op_count
+        assert result.peak_live_bytes == stats.peak_live_bytes
         assert result.peak_live_objects == stats.peak_live_objects
 
 
@@ -59,11 +58,11 @@ def test_survivors_left_live_by_the_trace_are_reported_then_freed(tmp_path):
     allocbench.generate("survivors", path, blocks=4000, keep=0.05, sizes="fixed:64", free_survivors=False)
     allocator = allocbench.Allocator("pymalloc:preset=cpython-3.11")
     result = allocbench.replay(path, allocator)
-    assert result.live_objects_at_end == 200
-    assert result.live_requested_bytes_at_end == 200 * 64
-    assert result.figures["live_requested_bytes"] == 200 * 64
+    assert result.retained_live_objects == 200
+    assert result.retained_live_bytes == 200 * 64
+    assert result.figures["live_bytes"] == 200 * 64
     # Scattered survivors keep every pool they sit in: nothing could be given back.
-    assert result.final_footprint_bytes == result.peak_footprint_bytes
+    assert result.retained_footprint_bytes == result.peak_footprint_bytes
     assert holds_nothing(allocator)
 
 
@@ -84,12 +83,12 @@ def test_pymalloc_peak_footprint_is_its_own_exact_figure(traces):
     assert result.peak_footprint_exact
     assert result.peak_footprint_bytes == result.figures["peak_footprint_bytes"]
     assert result.peak_footprint_bytes == result.figures["peak_arena_footprint_bytes"]  # nothing passed through
-    assert result.peak_footprint_bytes > result.final_footprint_bytes  # sawtooth drops to nothing
-    passthrough = allocbench.replay(traces["sweep"], "pymalloc:preset=cpython-3.11", timeline_every=50)
+    assert result.peak_footprint_bytes > result.retained_footprint_bytes  # sawtooth drops to nothing
+    passthrough = allocbench.replay(traces["size-ramp"], "pymalloc:preset=cpython-3.11", timeline_every=50)
     assert passthrough.peak_footprint_exact  # arenas and pass-through blocks, noted together
     assert passthrough.peak_footprint_bytes == passthrough.figures["peak_footprint_bytes"]
     assert passthrough.peak_footprint_bytes > passthrough.figures["peak_arena_footprint_bytes"]  # sizes up to 600
-    assert passthrough.peak_footprint_bytes >= passthrough.timeline.footprint_bytes.max()
+    assert passthrough.peak_footprint_bytes >= max(s.footprint_bytes for s in passthrough.timeline)
 
 
 @pytest.mark.parametrize("spec", ["pymalloc:preset=cpython-3.11", "floor", "system", "cpython"])
@@ -99,17 +98,18 @@ def test_timeline_every_k_ops(spec, traces):
     result = allocbench.replay(traces["sawtooth"], spec, timeline_every=every)
     timeline = result.timeline
     assert len(timeline) == stats.op_count // every
-    assert timeline.op_index.tolist() == [every * (i + 1) for i in range(len(timeline))]
-    assert timeline.live_requested_bytes.max() <= result.peak_live_requested_bytes
+    assert [s.op_index for s in timeline] == [every * (i + 1) for i in range(len(timeline))]
+    assert max(s.live_bytes for s in timeline) <= result.peak_live_bytes
+    assert all(s.rss_bytes > 0 for s in timeline)
     # System malloc tells its footprint only when it is glibc's (not under ASan or a preload).
     knows = spec != "system" or allocbench.Allocator("system").stats()["footprint_source"] == "mallinfo2"
     if knows:
-        assert not np.isnan(timeline.footprint_bytes).any()
-        assert result.peak_footprint_bytes >= timeline.footprint_bytes.max()
+        assert all(s.footprint_bytes is not None for s in timeline)
+        assert result.peak_footprint_bytes >= max(s.footprint_bytes for s in timeline)
     else:
-        assert np.isnan(timeline.footprint_bytes).all()
+        assert all(s.footprint_bytes is None for s in timeline)
         assert result.peak_footprint_bytes is None
-    assert allocbench.replay(traces["sawtooth"], spec).timeline.op_index.size == 0
+    assert allocbench.replay(traces["sawtooth"], spec).timeline == []
 
 
 def test_timeline_live_bytes_follow_the_trace(tmp_path):
@@ -117,7 +117,7 @@ def test_timeline_live_bytes_follow_the_trace(tmp_path):
     records = [("alloc", "obj", i, 10, 0) for i in range(6)] + [("free", "obj", i, 0, 0) for i in range(6)]
     write_trace(path, records, META)
     timeline = allocbench.replay(path, "floor", timeline_every=2).timeline
-    assert timeline.live_requested_bytes.tolist() == [20, 40, 60, 40, 20, 0]
+    assert [s.live_bytes for s in timeline] == [20, 40, 60, 40, 20, 0]
 
 
 def minor_faults_of(path, touch: str) -> int:
@@ -158,10 +158,11 @@ def test_foreign_ops_calloc_and_realloc_to_a_new_id(tmp_path):
     for spec in ALLOCATORS:
         allocator = allocbench.Allocator(spec)
         result = allocbench.replay(path, allocator, touch="all")
-        assert result.ops == {"alloc": 0, "calloc": 1, "realloc": 1, "free": 2, "foreign_realloc": 1, "foreign_free": 1}
-        assert result.skipped_ops == 1
-        assert result.played_ops == 5
-        assert result.peak_live_requested_bytes == 780
+        assert result.ops.as_dict() == {"alloc": 0, "calloc": 1, "realloc": 1, "free": 2, "foreign_realloc": 1, "foreign_free": 1}
+        assert result.ops.by_domain == {"raw": 0, "mem": 2, "obj": 4}
+        assert result.ops.foreign_free == 1
+        assert result.ops.played == 5
+        assert result.peak_live_bytes == 780
         assert result.peak_live_objects == 2
         assert holds_nothing(allocator)
 
@@ -172,13 +173,13 @@ def test_loops_sum_the_op_loop_time(traces):
     assert thrice.loops == 3
     assert thrice.ops == once.ops
     assert thrice.elapsed_seconds > 0
-    assert thrice.ns_per_op == pytest.approx(thrice.elapsed_seconds * 1e9 / (3 * once.played_ops))
+    assert thrice.ns_per_op == pytest.approx(thrice.elapsed_seconds * 1e9 / (3 * once.ops.played))
     assert time_replay(3, traces["churn"], "pymalloc:preset=cpython-3.11", "first") > 0
 
 
-def test_fragmentation_is_peak_footprint_over_peak_live_bytes(traces):
+def test_footprint_fragmentation_is_peak_footprint_over_peak_live_bytes(traces):
     result = allocbench.replay(traces["churn"], "pymalloc:preset=cpython-3.11")
-    assert result.fragmentation == result.peak_footprint_bytes / result.peak_live_requested_bytes
+    assert result.footprint_fragmentation == result.peak_footprint_bytes / result.peak_live_bytes
 
 
 # Bad traces, built with the writer (which checks only what the format itself requires).
@@ -187,13 +188,18 @@ BAD = {
     "double free": (
         [("alloc", "obj", 0, 16, 0), ("alloc", "obj", 1, 16, 0), ("free", "obj", 0, 0, 0), ("free", "obj", 0, 0, 0)],
         3,
-        "double free of id 0",
+        "free of id 0, which is not live (freed already)",
+    ),
+    "free of an id a realloc moved": (
+        [("alloc", "obj", 0, 16, 0), ("realloc", "obj", 0, 32, 1), ("free", "obj", 0, 0, 0)],
+        2,
+        "free of id 0, which is not live (a realloc moved it to another id)",
     ),
     "alloc of a live id": ([("alloc", "obj", 0, 16, 0), ("alloc", "obj", 0, 32, 0)], 1, "alloc gives id 0, which is already live"),
     "realloc of a dead id": (
         [("alloc", "obj", 0, 16, 0), ("free", "obj", 0, 0, 0), ("realloc", "obj", 0, 32, 0)],
         2,
-        "realloc of id 0, which is not live",
+        "realloc of id 0, which is not live (freed already)",
     ),
     "realloc onto a live id": (
         [("alloc", "obj", 0, 16, 0), ("alloc", "obj", 1, 16, 0), ("realloc", "obj", 0, 32, 1)],
@@ -248,5 +254,5 @@ def test_the_harness_alone_plays_the_trace_and_checks_it(traces, tmp_path):
     assert time_harness_only(2, traces["list-growth"], "all") > 0
     path = tmp_path / "bad.abt"
     write_trace(path, [("alloc", "obj", 0, 16, 0), ("free", "obj", 0, 0, 0), ("free", "obj", 0, 0, 0)], META)
-    with pytest.raises(TraceError, match=r": op 2: double free of id 0$"):
+    with pytest.raises(TraceError, match=r": op 2: free of id 0, which is not live \(freed already\)$"):
         time_harness_only(1, path)

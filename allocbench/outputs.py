@@ -1,0 +1,29 @@
+"""The rule for a file a command writes at a path the user names (`-o`, `--stats`): the one
+home on the Python side of cpp/files.h's rule, which it calls. An output is refused, with
+one line naming it, when it is a folder, a symbolic link, a device or any other file that is
+not regular (writing there would replace or damage something the user never meant to give),
+or when it is one of the command's inputs (recording a script into itself would destroy it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+from allocbench import _core
+from allocbench.errors import UsageError
+
+
+def check_output_file(output: Path, inputs: list[Path] = (), what: str = "output") -> Path:
+    output = Path(output)
+    if output.is_dir() and not output.is_symlink():
+        raise UsageError(f"{output}: is a folder; give a file name for the {what}")
+    problem = _core.output_path_problem(output)
+    if problem:
+        raise UsageError(f"{output}: {problem}")
+    for source in inputs:
+        with contextlib.suppress(OSError):
+            if output.exists() and os.path.samefile(output, source):
+                raise UsageError(f"{output}: is also an input of the command; give another name for the {what}")
+    return output
