@@ -8,7 +8,8 @@ the layout fixed, the same trace gives the same figures in every process, and th
 program the same trace.
 
 The personality flag is inherited through fork and exec, so it is set on this process for
-as long as children are being started, and restored after.
+as long as children are being started (and restored after, where the process is not ours
+alone: a library call).
 """
 
 from __future__ import annotations
@@ -20,19 +21,33 @@ ADDR_NO_RANDOMIZE = 0x0040000  # <sys/personality.h>
 QUERY_PERSONALITY = 0xFFFFFFFF
 
 
+def _personality():
+    try:
+        return ctypes.CDLL(None, use_errno=True).personality
+    except (OSError, AttributeError):
+        return None
+
+
+def fix_for_children() -> bool:
+    """Turns ASLR off for every process this one starts from now on. Returns whether it is
+    off: not outside Linux, nor where a seccomp policy forbids it."""
+    personality = _personality()
+    if personality is None:
+        return False
+    current = personality(QUERY_PERSONALITY)
+    if current != -1 and not current & ADDR_NO_RANDOMIZE:
+        personality(current | ADDR_NO_RANDOMIZE)
+    return personality(QUERY_PERSONALITY) & ADDR_NO_RANDOMIZE != 0
+
+
 @contextlib.contextmanager
 def without_address_randomization():
-    """While inside, programs this process starts run with ASLR off. Yields whether that
-    could be arranged: not outside Linux, nor where a seccomp policy forbids it."""
+    """While inside, programs this process starts run with ASLR off; after, as before.
+    Yields whether that could be arranged."""
+    personality = _personality()
+    previous = personality(QUERY_PERSONALITY) if personality is not None else -1
     try:
-        personality = ctypes.CDLL(None, use_errno=True).personality
-    except (OSError, AttributeError):
-        yield False
-        return
-    previous = personality(QUERY_PERSONALITY)
-    changed = previous != -1 and not previous & ADDR_NO_RANDOMIZE and personality(previous | ADDR_NO_RANDOMIZE) != -1
-    try:
-        yield personality(QUERY_PERSONALITY) & ADDR_NO_RANDOMIZE != 0
+        yield fix_for_children()
     finally:
-        if changed:
+        if previous != -1:
             personality(previous)

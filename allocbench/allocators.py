@@ -55,10 +55,18 @@ class AllocatorChoice:
         }
 
 
+# What a worker process keeps of its parent's environment: what finds the interpreter and
+# its packages, and the locale. Nothing else, so that a worker's environment (and with it the
+# address layout its allocations follow) is the same whatever started it: the command line,
+# a thread pool, or a Dask worker that sets variables of its own.
+WORKER_ENVIRONMENT = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "PYTHONPATH", "PYTHONHOME")
+
+
 def worker_environment(base: dict[str, str], preload: str | None) -> dict[str, str]:
-    """The environment of a worker process: the interpreter's default allocators (no
-    PYTHONMALLOC), and LD_PRELOAD only when the allocator is a preloaded library."""
-    env = {k: v for k, v in base.items() if k not in ("LD_PRELOAD", "PYTHONMALLOC")}
+    """The environment of a worker process: the parent's WORKER_ENVIRONMENT variables, the
+    interpreter's default allocators (no PYTHONMALLOC), and LD_PRELOAD only when the
+    allocator is a preloaded library."""
+    env = {k: v for k, v in base.items() if k in WORKER_ENVIRONMENT}
     if preload:
         env["LD_PRELOAD"] = preload
     return env

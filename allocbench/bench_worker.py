@@ -25,6 +25,17 @@ from allocbench.allocators import KNOWN_LIBRARIES
 RUNNER_DEFAULTS = {"processes": 6, "values": 3, "warmups": 1, "min_time": 0.05}
 
 
+def processes_and_values(mode: str) -> tuple[int, int]:
+    """What pyperf's --fast and --rigorous make of RUNNER_DEFAULTS (pyperf's own rule), for
+    callers that run the processes one at a time themselves (a sweep's paired timing)."""
+    processes, values = RUNNER_DEFAULTS["processes"], RUNNER_DEFAULTS["values"]
+    if mode == "fast":
+        return max(processes // 2, 3), max(values * 2 // 3, 2)
+    if mode == "rigorous":
+        return processes * 2, values
+    return processes, values
+
+
 def worker_identity() -> dict:
     """What this process really runs: read from the process itself, not from its label."""
     system = _core.Allocator("system").stats()

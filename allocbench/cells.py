@@ -33,6 +33,10 @@ class CellTask:
     mode: str  # pyperf's: fast, default or rigorous
     timeout: float  # seconds the worker process may take
     loops: int | None = None  # time: pyperf's loops per value, from the memory pass (None: calibrate)
+    # time, in a sweep: the base's spec, timed in processes that alternate with this cell's,
+    # so that the cell's ratio to the base is measured side by side; and the base's loops
+    paired_with: str | None = None
+    pair_loops: int | None = None
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -44,11 +48,12 @@ class CellOutcome:
     """What one task gave: done with its figures, or failed with the reason."""
 
     task: CellTask
-    state: str  # "done" or "failed"
+    state: str  # "done", "failed" or "skipped" (not measured by design, e.g. off a sweep's front)
     reason: str | None = None
     metrics: tuple[tuple[str, float], ...] = ()  # (metric name, value), names of allocbench.metrics
     timeline: tuple[tuple, ...] = ()  # memory: (op_index, live_bytes, footprint_bytes, rss_bytes)
     pyperf_json: str | None = None  # time: the cell's pyperf benchmark, as pyperf writes it
+    pair_pyperf_json: str | None = None  # time, paired: the base's benchmark, timed alongside
     loops: int | None = None  # memory: the loops per value it sets for the time phase
     seconds: float = 0.0  # wall time the task took
     worker: str = field(default="local", compare=False)  # where it ran

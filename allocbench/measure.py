@@ -14,8 +14,11 @@ Every child process is remembered until it ends, so that an interrupted run kill
 
 from __future__ import annotations
 
+import atexit
 import math
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -25,7 +28,7 @@ import time
 from pathlib import Path
 
 from allocbench.allocators import worker_environment
-from allocbench.bench_worker import RUNNER_DEFAULTS
+from allocbench.bench_worker import RUNNER_DEFAULTS, processes_and_values
 from allocbench.cells import CellOutcome, CellTask
 from allocbench.metrics import names
 from allocbench.replay import timeline_every
@@ -56,8 +59,11 @@ def signal_reason(returncode: int) -> str:
 
 
 def _last_line(text: str) -> str:
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[-1][:300] if lines else ""
+    """The line that says what went wrong: the last error a Python process printed, passed
+    over pyperf's own "... failed with exit code N" (which names no cause), else the last line."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    errors = [line for line in lines if re.match(r"^\w+(Error|Exception): ", line) and "failed with exit code" not in line]
+    return (errors or lines or [""])[-1][:300]
 
 
 def _loader_message(stderr: str) -> str:
@@ -68,13 +74,43 @@ def _loader_message(stderr: str) -> str:
     return ""
 
 
+_traces_folder: Path | None = None
+_traces_lock = threading.Lock()
+
+
+def traces_folder() -> Path:
+    """This process's own folder of traces named by their content: made once, private (no
+    other process can remove what a worker is about to read), its name of a fixed length,
+    and removed when the process ends."""
+    global _traces_folder
+    with _traces_lock:
+        if _traces_folder is None:
+            _traces_folder = Path(tempfile.mkdtemp(prefix="allocbench-traces-"))
+            atexit.register(shutil.rmtree, _traces_folder, True)
+        return _traces_folder
+
+
+def trace_by_content(path: str, sha256: str) -> str:
+    """The trace under a name made of its content hash (a link to it) in traces_folder(), so
+    that a worker's command line is the same, to the byte count, wherever the trace is
+    cached: the coordinator's folder or a Dask worker's (allocbench/dask_executor.py writes
+    its copies there)."""
+    canonical = traces_folder() / f"{sha256}.abt"
+    with _traces_lock:
+        if not canonical.is_file():
+            canonical.unlink(missing_ok=True)
+            canonical.symlink_to(os.path.abspath(path))
+    return str(canonical)
+
+
 def _spawn(args: list[str], preload: str | None, timeout: float) -> tuple[int | None, str]:
     """Runs `python -P args` and returns (exit status, stderr); None for a timeout."""
     # -P: the current folder stays off sys.path, so a run started in a source checkout
-    # imports the installed package (with its compiled core), not the source tree. A session
+    # imports the installed package (with its compiled core), not the source tree. The
+    # environment and the folder are the same for every worker, whoever starts it. A session
     # of its own: a terminal's Ctrl-C must not kill it halfway through writing.
     child = subprocess.Popen(
-        [sys.executable, "-P", *args], env=worker_environment(dict(os.environ), preload),
+        [sys.executable, "-P", *args], env=worker_environment(dict(os.environ), preload), cwd="/",
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="replace", start_new_session=True,
     )
     with _children_lock:
@@ -145,46 +181,78 @@ def measure_memory(task: CellTask, trace: str) -> CellOutcome:
                        loops=loops_for(measurement.replay_seconds), seconds=elapsed)
 
 
-def measure_time(task: CellTask, trace: str) -> CellOutcome:
-    import pyperf
-
-    started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="allocbench-cell-") as scratch:
-        out = Path(scratch) / "cell.json"
-        args = ["-m", "allocbench.bench_worker", "--quiet", "-o", str(out)]
-        if task.mode != "default":
-            args.append(f"--{task.mode}")
-        if task.loops:
-            args.append(f"--loops={task.loops}")
-        if task.preload:
-            args.append("--inherit-environ=LD_PRELOAD")
-        args += ["--allocbench-trace", trace, "--allocbench-spec", task.spec, "--allocbench-name", task.workload,
-                 "--allocbench-touch", task.touch]
-        returncode, stderr = _spawn(args, task.preload, task.timeout)
-        elapsed = time.monotonic() - started
-        if returncode != 0 or not out.is_file():
-            return CellOutcome.failed(task, _failure(returncode, stderr), elapsed)
-        text = out.read_text()
-        benchmark = pyperf.Benchmark.load(str(out))
-    for run in benchmark.get_runs():
-        problem = preload_problem(task.preload, str(run.get_metadata().get("allocbench_malloc_library", "")), stderr)
-        if problem:
-            return CellOutcome.failed(task, problem, elapsed)
+def _timing_metrics(benchmark, ops: int, prefix: str = "") -> tuple[tuple[str, float], ...]:
     values = benchmark.get_values()
     mean = benchmark.mean()
-    ops = task.trace.ops
-    metrics = (
+    figures = [
         ("time_mean", mean),
         ("time_median", benchmark.median()),
         ("time_stdev", benchmark.stdev() if len(values) > 1 else 0.0),
         ("time_values", len(values)),
-        ("ns_per_op", mean * 1e9 / ops if ops else math.nan),
-        ("ops", ops),
-    )
-    return CellOutcome(task=task, state="done", metrics=metrics, pyperf_json=text, seconds=elapsed)
+    ]
+    if prefix:
+        return tuple((prefix + name, value) for name, value in figures)
+    return (*figures, ("ns_per_op", mean * 1e9 / ops if ops else math.nan), ("ops", ops))
+
+
+def measure_time(task: CellTask, trace: str) -> CellOutcome:
+    """pyperf's processes for the cell; in a sweep (task.paired_with), one process of the
+    base and one of the cell in turn, round after round, the order alternating (ABBA) so
+    that drift in the machine's speed falls on both alike."""
+    import pyperf
+
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="allocbench-cell-") as scratch:
+        out, base_out = Path(scratch) / "cell.json", Path(scratch) / "base.json"
+        if task.paired_with is None:
+            options = {"fast": ["--fast"], "rigorous": ["--rigorous"]}.get(task.mode, [])
+            steps = [(task.spec, task.preload, out, task.loops, ["-o", str(out), *options])]
+        else:
+            processes, values = processes_and_values(task.mode)
+            one = ["--processes=1", f"--values={values}", f"--warmups={RUNNER_DEFAULTS['warmups']}"]
+            cell = (task.spec, task.preload, out, task.loops)
+            base = (task.paired_with, None, base_out, task.pair_loops)
+            steps = []
+            for round_ in range(processes):
+                for spec, preload, path, loops in ((base, cell) if round_ % 2 == 0 else (cell, base)):
+                    steps.append((spec, preload, path, loops, [*one, "--append", str(path)]))
+        stderr_seen = ""
+        for spec, preload, path, loops, options in steps:
+            returncode, stderr = _pyperf_run(spec, preload, task, trace, options, loops)
+            stderr_seen += stderr
+            if returncode != 0 or not path.is_file():
+                return CellOutcome.failed(task, ("base: " if path == base_out else "") + _failure(returncode, stderr),
+                                          time.monotonic() - started)
+        elapsed = time.monotonic() - started
+        text = out.read_text()
+        benchmark = pyperf.Benchmark.load(str(out))
+        base_text = base_out.read_text() if task.paired_with is not None else None
+        base_benchmark = pyperf.Benchmark.load(str(base_out)) if base_text else None
+    for run in benchmark.get_runs():
+        problem = preload_problem(task.preload, str(run.get_metadata().get("allocbench_malloc_library", "")), stderr_seen)
+        if problem:
+            return CellOutcome.failed(task, problem, elapsed)
+    metrics = _timing_metrics(benchmark, task.trace.ops)
+    if base_benchmark is not None:
+        metrics += _timing_metrics(base_benchmark, task.trace.ops, prefix="base_")
+    return CellOutcome(task=task, state="done", metrics=metrics, pyperf_json=text, pair_pyperf_json=base_text,
+                       seconds=elapsed)
+
+
+def _pyperf_run(spec: str, preload: str | None, task: CellTask, trace: str, options: list[str],
+                loops: int | None) -> tuple[int | None, str]:
+    """One pyperf run of the benchmark worker for `spec`."""
+    args = ["-m", "allocbench.bench_worker", "--quiet", *options]
+    if loops:
+        args.append(f"--loops={loops}")
+    if preload:
+        args.append("--inherit-environ=LD_PRELOAD")
+    args += ["--allocbench-trace", trace, "--allocbench-spec", spec, "--allocbench-name", task.workload,
+             "--allocbench-touch", task.touch]
+    return _spawn(args, preload, task.timeout)
 
 
 def run_cell(task: CellTask, trace: str | None = None) -> CellOutcome:
     """Measures a task; `trace` is the trace's local path where it differs from the task's."""
-    path = trace or task.trace.path
+    path = trace_by_content(trace or task.trace.path, task.trace.sha256)
     return measure_memory(task, path) if task.phase == "memory" else measure_time(task, path)

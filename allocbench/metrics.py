@@ -34,6 +34,14 @@ METRICS: tuple[Metric, ...] = (
     Metric("ns_per_op", "ns", "time", "pyperf", "time_mean divided by ops", label="ns/op"),
     Metric("ops", "count", "time", "trace",
            "operations in the trace, one replay (foreign frees included, though replay skips them)"),
+    Metric("base_time_mean", "s", "time", "pyperf",
+           "a sweep's base, timed in processes that alternate with this cell's: mean time of one replay",
+           label="base time mean"),
+    Metric("base_time_median", "s", "time", "pyperf", "the same base timing's median", label="base time median"),
+    Metric("base_time_stdev", "s", "time", "pyperf", "the same base timing's standard deviation",
+           label="base time stdev"),
+    Metric("base_time_values", "count", "time", "pyperf", "the same base timing's number of values",
+           label="base timing values"),
     Metric("peak_live_bytes", "bytes", "memory", "memory pass",
            "peak of the live requested bytes: the least memory any allocator could use", label="peak live bytes"),
     Metric("peak_rss_bytes", "bytes", "memory", "memory pass",
@@ -66,7 +74,7 @@ def metric(name: str) -> Metric:
 
 
 def names(phase: str) -> tuple[str, ...]:
-    """The metrics a phase writes, in table order."""
+    """The metrics a phase writes, in table order (a time phase timed alone writes no base_*)."""
     return tuple(m.name for m in METRICS if m.phase == phase)
 
 

@@ -26,7 +26,6 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from allocbench import _core
 from allocbench.errors import UsageError
 from allocbench.metrics import BY_NAME, PHASES
 
@@ -39,7 +38,7 @@ SIZES_FILE = "sizes.csv"
 METRIC_COLUMNS = ("allocator", "workload", "metric", "value", "unit")
 TIMELINE_COLUMNS = ("allocator", "workload", "op_index", "live_bytes", "footprint_bytes", "rss_bytes")
 SIZE_COLUMNS = ("workload", "size", "count")
-STATES = ("done", "failed", "missing")
+STATES = ("done", "failed", "skipped", "missing")  # skipped: not measured by design (a sweep's --time)
 STATUSES = ("running", "complete", "interrupted", "failed")
 MODES = ("fast", "default", "rigorous")
 
@@ -188,7 +187,7 @@ def new_cell(allocator: str, workload: str) -> dict:
 
 
 def reason_text(cell: dict) -> str:
-    """The cell's failure reasons, each phase's after its name: "memory: ...; time: ..."."""
+    """Why the cell's phases failed or were skipped, each after its name: "memory: ...; time: ..."."""
     reasons = cell.get("reasons") or {}
     return "; ".join(f"{phase}: {reasons[phase]}" for phase in PHASES if reasons.get(phase))
 
@@ -211,7 +210,7 @@ class Journal:
                 entry = json.loads(line)
             except (ValueError, UnicodeDecodeError):
                 continue  # a line cut short by a kill, or damage: not a state
-            if isinstance(entry, dict) and entry.get("phase") in PHASES and entry.get("state") in ("done", "failed"):
+            if isinstance(entry, dict) and entry.get("phase") in PHASES and entry.get("state") in STATES[:3]:
                 out.append(entry)
         return out
 
@@ -224,7 +223,7 @@ def _apply(cells: dict, entry: dict) -> None:
     cell[phase] = entry["state"]
     reasons = dict(cell.get("reasons") or {})
     reasons.pop(phase, None)
-    if entry["state"] == "failed":
+    if entry["state"] in ("failed", "skipped"):
         reasons[phase] = str(entry.get("reason") or "no reason given")
     cell["reasons"] = reasons
     rows = dict(cell.get("rows") or {})
@@ -286,46 +285,49 @@ class ResultsFolder:
 
     def record(self, allocator: str, workload: str, phase: str, state: str, *, reason: str | None = None,
                metrics: list[tuple[str, float]] = (), timeline: list[tuple] = (), pyperf_json: str | None = None,
-               loops: int | None = None) -> None:
+               pair_pyperf_json: str | None = None, loops: int | None = None) -> None:
         """Writes what a cell phase produced, then journals its state: rows first, so that a
         state the journal holds always has its rows on disk."""
         rows = {}
         if state == "done":
             lines = [(allocator, workload, name, _value_text(value), BY_NAME[name].unit) for name, value in metrics]
             _append(self.path / METRICS_FILE, _csv_lines(METRIC_COLUMNS, lines))
+            self._metrics.extend((allocator, workload, name, value, BY_NAME[name].unit) for name, value in metrics)
             rows[phase] = len(lines)
             if phase == "memory":
                 samples = [(allocator, workload, *("" if v is None else v for v in sample)) for sample in timeline]
                 _append(self.path / TIMELINES_FILE, _csv_lines(TIMELINE_COLUMNS, samples))
+                self._timelines.extend((allocator, workload, *sample) for sample in timeline)
                 rows["timeline"] = len(samples)
             if pyperf_json is not None:
-                self._merge_pyperf(allocator, pyperf_json)
+                self._merge_pyperf(self.pyperf_path(allocator), pyperf_json)
+            if pair_pyperf_json is not None:
+                self._merge_pyperf(self.pyperf_path(allocator, paired_base=True), pair_pyperf_json)
         entry = {"allocator": allocator, "workload": workload, "phase": phase, "state": state,
                  "reason": reason, "rows": rows, "loops": loops}
         Journal(self.path / JOURNAL).append(entry)
         _apply(self.cells, entry)
 
-    def _merge_pyperf(self, allocator: str, benchmark_json: str) -> None:
+    def _merge_pyperf(self, path: Path, benchmark_json: str) -> None:
         """pyperf/<allocator>.json holds one benchmark per workload: rewritten whole, which
         costs the allocator's own workloads, not the run's cells."""
         import pyperf
 
-        from allocbench.allocators import file_label
-
-        path = self.pyperf_path(allocator)
         with io.StringIO(benchmark_json) as text:
             benchmark = pyperf.Benchmark.load(text)
         benchmarks = []
         if path.is_file():
             benchmarks = [b for b in pyperf.BenchmarkSuite.load(str(path)).get_benchmarks() if b.get_name() != benchmark.get_name()]
-        partial = path.with_name(f".{file_label(allocator)}.{os.getpid()}.partial")
+        partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
         pyperf.BenchmarkSuite(benchmarks + [benchmark]).dump(str(partial), replace=True)
         os.replace(partial, path)
 
-    def pyperf_path(self, allocator: str) -> Path:
+    def pyperf_path(self, allocator: str, paired_base: bool = False) -> Path:
+        """pyperf/<allocator>.json; with paired_base, pyperf/<allocator>@base.json: a sweep's
+        base timed alongside that allocator, the same benchmark names (pyperf compare_to)."""
         from allocbench.allocators import file_label
 
-        return self.path / "pyperf" / f"{file_label(allocator)}.json"
+        return self.path / "pyperf" / f"{file_label(allocator)}{'@base' if paired_base else ''}.json"
 
     # --- reading ------------------------------------------------------------------------
     @classmethod
@@ -445,7 +447,7 @@ class ResultsFolder:
         return list(self.cells.values())
 
     def missing(self) -> list[tuple[str, str, str]]:
-        """(allocator, workload, phase) of every cell phase not done and not failed."""
+        """(allocator, workload, phase) of every cell phase not measured yet."""
         return [(c["allocator"], c["workload"], phase) for c in self.cells.values() for phase in PHASES
                 if c[phase] == "missing"]
 
@@ -482,21 +484,13 @@ class ResultsFolder:
 def load(path: str | os.PathLike):
     """The tidy table of a results folder (metrics.csv: every figure of every cell that is
     done) as a pandas DataFrame, with a `run` column naming the folder, so that several runs
-    concatenate cleanly. A sweep's knob columns (one per pymalloc option) follow `allocator`."""
+    concatenate cleanly. A sweep's knobs follow `allocator`, a column each: the value of each
+    pymalloc configuration (points and base; empty for the references)."""
     folder = ResultsFolder.open(path)
     frame = folder.frame("metrics")
     frame.insert(0, "run", folder.path.name)
-    knobs = knob_columns(folder.manifest)
-    if knobs:
-        names = [o["name"] for o in _core.options()]
-        for offset, name in enumerate(names):
-            frame.insert(2 + offset, name, frame["allocator"].map(lambda label: knobs.get(label, {}).get(name)))
+    if folder.manifest.get("kind") == "sweep":
+        configs = {a["label"]: a.get("config", {}) for a in folder.manifest["allocators"]}
+        for offset, knob in enumerate(folder.manifest["sweep"]["grid"]):
+            frame.insert(2 + offset, knob, frame["allocator"].map(lambda label: configs.get(label, {}).get(knob)))
     return frame
-
-
-def knob_columns(manifest: dict) -> dict[str, dict[str, str]]:
-    """For a sweep: allocator label -> its pymalloc options (empty for the other runs)."""
-    if manifest.get("kind") != "sweep":
-        return {}
-    return {a["label"]: {k: v for k, v in a.get("config", {}).items() if k not in ("allocator", "preset")}
-            for a in manifest["allocators"] if a.get("config", {}).get("allocator") == "pymalloc"}

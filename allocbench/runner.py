@@ -42,19 +42,25 @@ def check_traces(folder: ResultsFolder, facts: dict[str, TraceFacts]) -> None:
 
 
 def tasks(folder: ResultsFolder, facts: dict[str, TraceFacts], phase: str) -> list[CellTask]:
-    """The tasks of every cell whose `phase` is missing."""
+    """The tasks of every cell whose `phase` is missing. In a sweep, time is paired with the
+    base (the manifest's baseline): timed in processes alternating with the base's."""
     manifest = folder.manifest
     allocators = {a["label"]: a for a in manifest["allocators"]}
+    paired = manifest.get("kind") == "sweep"
+    base = allocators[manifest["baseline"]]
     out = []
     for label, workload, missing_phase in folder.missing():
         if missing_phase != phase:
             continue
         allocator, fact = allocators[label], facts[workload]
+        timed_with_base = paired and phase == "time"
         out.append(CellTask(
             phase=phase, allocator=label, workload=workload, spec=allocator["spec"], preload=allocator.get("preload"),
             trace=TraceRef(str(fact.path), fact.sha256, fact.ops), touch=manifest.get("touch", "first"),
             mode=manifest["mode"], timeout=float(manifest.get("cell_timeout", 600.0)),
             loops=folder.cells[(label, workload)].get("loops") if phase == "time" else None,
+            paired_with=base["spec"] if timed_with_base else None,
+            pair_loops=folder.cells[(base["label"], workload)].get("loops") if timed_with_base else None,
         ))
     return out
 
@@ -63,12 +69,14 @@ def write_outcome(folder: ResultsFolder, outcome: CellOutcome) -> None:
     task = outcome.task
     folder.record(task.allocator, task.workload, task.phase, outcome.state, reason=outcome.reason,
                   metrics=list(outcome.metrics), timeline=list(outcome.timeline), pyperf_json=outcome.pyperf_json,
-                  loops=outcome.loops)
+                  pair_pyperf_json=outcome.pair_pyperf_json, loops=outcome.loops)
 
 
-def execute(folder: ResultsFolder, facts: dict[str, TraceFacts], executor: Executor, progress, clock=utc_now) -> str:
+def execute(folder: ResultsFolder, facts: dict[str, TraceFacts], executor: Executor, progress, clock=utc_now,
+            between_phases=None) -> str:
     """Measures what the folder lacks. Returns the final status: complete, failed (some cell
-    failed) or interrupted."""
+    failed) or interrupted. `between_phases(folder)`, when given, runs after the memory
+    phase and before time (a sweep decides there which points to time)."""
     previous = signal.signal(signal.SIGTERM, _raise_interrupted)
     try:
         check_traces(folder, facts)
@@ -77,6 +85,8 @@ def execute(folder: ResultsFolder, facts: dict[str, TraceFacts], executor: Execu
         # puts arenas (allocbench/address_space.py).
         with without_address_randomization():
             for phase in ("memory", "time"):
+                if phase == "time" and between_phases is not None:
+                    between_phases(folder)
                 todo = tasks(folder, facts, phase)
                 progress.start(phase, todo, executor.jobs)
                 for outcome in executor.run(todo, on_start=progress.started):

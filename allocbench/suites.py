@@ -44,10 +44,11 @@ class Suite:
 
 
 def _read_toml(path: Path) -> dict:
+    from allocbench.outputs import read_input_file
+
     try:
-        with path.open("rb") as file:
-            return tomllib.load(file)
-    except tomllib.TOMLDecodeError as error:
+        return tomllib.loads(read_input_file(path, "TOML file").decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise UsageError(f"{path}: not valid TOML: {error}") from None
 
 

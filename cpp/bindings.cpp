@@ -235,6 +235,7 @@ void bind_traces(py::module_& m) {
       py::arg("data"), py::arg("crc") = 0, "The trace format's CRC-32 (equal to zlib.crc32).");
   m.def("output_path_problem", [](const py::handle& path) { return output_path_problem(path_bytes(path)); },
         py::arg("path"), "Empty when the path may be written as an output file, else what is wrong (files.h).");
+  m.def("file_type_name", &file_type_name, py::arg("mode"), "\"a FIFO\", \"a directory\", ... for a stat mode (files.h).");
 
   py::class_<TraceWriter>(m, "TraceWriter", "Writes a trace file (see docs/trace-format.md).")
       .def(py::init([](const py::handle& path, const std::string& metadata, size_t capacity) {

@@ -64,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
         if given:
             raise UsageError(f"--resume takes the run's own settings: give no {', '.join('--' + g.replace('_', '-') for g in given)} with it")
         folder = resume(args.resume)
+        if folder.manifest.get("kind") == "sweep":
+            raise UsageError(f"{args.resume}: a sweep's results folder: finish it with allocbench sweep --resume")
         workloads = load_workloads()
         missing = [e["name"] for e in folder.manifest["workloads"] if e["name"] not in workloads]
         if missing:

@@ -25,6 +25,7 @@ from allocbench.report.stats import RelativeTime, geometric_mean_ratio, relative
 from allocbench.results import ResultsFolder, reason_text
 
 TIME_METRICS = ["time_mean", "time_stdev", "time_values"]
+UNMEASURED = ("failed", "missing")  # a phase skipped by design (a sweep's --time) is neither
 # The memory every allocator is measured by in the same way (the process's RSS), and so the
 # one the verdict compares; the allocators' own footprints are not comparable across kinds.
 PEAK_MEMORY = "peak_rss_bytes"
@@ -105,9 +106,14 @@ def _ordered_union(lists: list[list[str]], first: str | None = None) -> list[str
 
 
 def _with_relative_time(cells: pd.DataFrame, baseline: str) -> pd.DataFrame:
-    """Adds the baseline's figures of the same run and workload, and the relative ones."""
+    """Adds the baseline's figures of the same run and workload, and the relative ones. A
+    cell timed alongside the base (a sweep's) is compared with the base's timing of that
+    very cell, side by side; other cells with the baseline's own cell."""
     base = cells.loc[cells["allocator"] == baseline, ["run", "workload", *TIME_METRICS, PEAK_MEMORY, RETAINED_MEMORY]]
     cells = cells.merge(base, on=["run", "workload"], how="left", suffixes=("", "_base"))
+    paired = cells["base_time_mean"].notna()
+    for name in TIME_METRICS:
+        cells.loc[paired, f"{name}_base"] = cells.loc[paired, f"base_{name}"]
     relative = [
         relative_time(r.time_mean, r.time_stdev, int(r.time_values), r.time_mean_base, r.time_stdev_base, int(r.time_values_base))
         if r.allocator != baseline and not (math.isnan(r.time_mean) or math.isnan(r.time_mean_base))
@@ -119,7 +125,7 @@ def _with_relative_time(cells: pd.DataFrame, baseline: str) -> pd.DataFrame:
     cells["relative_time_high"] = [r.high if r else math.nan for r in relative]
     cells["significant"] = pd.array([r.significant if r else pd.NA for r in relative], dtype="boolean")
     cells["test"] = [r.test if r else None for r in relative]
-    cells.loc[(cells["allocator"] == baseline) & cells["time_mean"].notna(), "relative_time"] = 1.0
+    cells.loc[(cells["allocator"] == baseline) & (cells["time_mean"].notna() | (cells["time"] == "skipped")), "relative_time"] = 1.0
     cells["relative_peak"] = cells[PEAK_MEMORY] / cells[f"{PEAK_MEMORY}_base"]
     cells["relative_retained"] = cells[RETAINED_MEMORY] / cells[f"{RETAINED_MEMORY}_base"]
     return cells
@@ -245,7 +251,7 @@ def _verdict(run: Run, baseline: str, cells: pd.DataFrame, summary: pd.DataFrame
     else:
         pairs = list(zip(insignificant["allocator"], insignificant["workload"]))
         clauses.append(f"time differences from {baseline} are not significant for {_pairs(pairs)}")
-    failed = int(run_cells["time"].ne("done").sum() + run_cells["memory"].ne("done").sum())
+    failed = int(run_cells["time"].isin(UNMEASURED).sum() + run_cells["memory"].isin(UNMEASURED).sum())
     if failed:
         clauses.append(f"{failed} measurement{'s' if failed != 1 else ''} failed or missing (listed below)")
     # Allocator labels keep their case, even at the start of the sentence.
@@ -296,7 +302,7 @@ def aggregate(folders: list[str | Path], labels: list[str] | None = None) -> Rep
             cells[metric.name] = math.nan
     cells = _with_relative_time(cells, baseline)
     summary = _summary(cells, runs, allocators, baseline)
-    failures = states[(states["time"] != "done") | (states["memory"] != "done")].reset_index(drop=True)
+    failures = states[states["time"].isin(UNMEASURED) | states["memory"].isin(UNMEASURED)].reset_index(drop=True)
     return Report(
         runs=runs,
         baseline=baseline,

@@ -28,7 +28,7 @@ from matplotlib.ticker import EngFormatter
 
 from allocbench import __version__
 from allocbench.metrics import METRICS, metric
-from allocbench.report.aggregate import PEAK_MEMORY, RETAINED_MEMORY, Report
+from allocbench.report.aggregate import PEAK_MEMORY, RETAINED_MEMORY, UNMEASURED, Report
 
 FIGURE_WIDTH = 10.0  # inches: about the width of the page's text column
 NOT_SIGNIFICANT_HATCH = "///"
@@ -136,7 +136,7 @@ def _bar_panel(ax, report: Report, data: pd.DataFrame, value: str, allocators: l
 
 
 def _unmeasured(report: Report, run: str, phase: str) -> pd.DataFrame:
-    cells = report.cells[(report.cells["run"] == run) & (report.cells[phase] != "done")]
+    cells = report.cells[(report.cells["run"] == run) & report.cells[phase].isin(UNMEASURED)]
     return cells.assign(status=[f"{phase} {state}" for state in cells[phase]])
 
 

@@ -51,10 +51,43 @@ def _table(title: str, header: list[str], rows: list[list[str]]) -> Table:
     return table
 
 
+def _ratio(value: float, low: float, high: float) -> str:
+    if value != value:
+        return "-"
+    return f"{value:.2f}x" + (f" ({low:.2f}-{high:.2f})" if low == low and high == high and low != high else "")
+
+
+def print_sweep_summary(report, stream: TextIO) -> None:
+    """A sweep's verdict and its configurations, best first on time (or on peak memory)."""
+    from allocbench.report.sweep import aggregate_sweep
+
+    sweep = aggregate_sweep(report)
+    console = _console(stream)
+    for sentence in sweep.verdict:
+        console.print(sentence)
+    order = "relative_time" if sweep.timed else "relative_peak"
+    points = sweep.points.sort_values(order, kind="stable", na_position="last")
+    fronts = {"front_time_peak": "T×P", "front_time_retained": "T×R", "front_memory": "P×R"}
+    rows = []
+    for row in points.itertuples():
+        name = row.allocator + (f" ({row.preset})" if row.preset else "") + (" [base]" if row.role == "base" else "")
+        rows.append([name, _ratio(row.relative_time, row.relative_time_low, row.relative_time_high),
+                     _ratio(row.relative_peak, row.relative_peak_low, row.relative_peak_high),
+                     _ratio(row.relative_retained, row.relative_retained_low, row.relative_retained_high),
+                     " ".join(label for column, label in fronts.items() if getattr(row, column)) or "-"])
+    console.print(_table(f"relative to the base {sweep.base}: geometric means over workloads (95% interval); "
+                         "fronts: T time, P peak RSS, R retained RSS", ["configuration", "time", "peak RSS",
+                                                                         "retained RSS", "fronts"], rows))
+
+
 def print_summary(folders: list[str | os.PathLike], stream: TextIO) -> None:
-    """The report's figures of one run, as three tables: time, peak RSS and retained RSS."""
+    """The report's figures of one run, as three tables: time, peak RSS and retained RSS; a
+    sweep's as its verdict and its configurations."""
     report = aggregate(folders)
     run = report.runs[0]
+    if run.manifest.get("kind") == "sweep":
+        print_sweep_summary(report, stream)
+        return
     console = _console(stream)
     labels = report.allocators_of(run.label)
     cells = report.cells[report.cells["run"] == run.label].set_index(["allocator", "workload"])
