@@ -1,8 +1,9 @@
 """`write_report`: the self-contained HTML page of one or more results folders.
 
-Aggregation (aggregate.py) computes every number the page shows; render.py draws and lays
-them out. The page makes no network request: figures are inline SVG, styles are inline, and
-the tidy data is a data: URI.
+Aggregation (aggregate.py; sweep.py on top of it for a sweep's folder) computes every number
+the page shows; render.py (render_sweep.py for a sweep) draws and lays them out. The page
+makes no network request: figures are inline SVG, styles are inline, and the tidy data is a
+data: URI.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ def write_report(result_dirs: list[str | os.PathLike], output_path: str | os.Pat
     that is not a results folder or an output that cannot be written."""
     from allocbench.report.aggregate import aggregate
     from allocbench.report.render import render_html
+    from allocbench.report.render_sweep import render_sweep_html
+    from allocbench.report.sweep import aggregate_sweep, is_sweep
 
     from allocbench.outputs import check_output_file
 
@@ -32,7 +35,10 @@ def write_report(result_dirs: list[str | os.PathLike], output_path: str | os.Pat
     except OSError as error:
         raise UsageError(f"{output}: cannot write the report there: {error.strerror or error}") from None
     try:
-        html = render_html(aggregate(list(result_dirs)))
+        report = aggregate(list(result_dirs))
+        # One sweep's folder gets the sweep's page; a sweep given beside other folders is
+        # compared with them as a run.
+        html = render_sweep_html(aggregate_sweep(report)) if is_sweep(report) else render_html(report)
         try:
             with partial:
                 partial.write(html)

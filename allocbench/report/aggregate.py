@@ -90,12 +90,17 @@ COLOURBLIND_ORDER = [0, 1, 2, 4, 3, 5, 9, 7, 6, 8]
 
 
 def _palette(allocators: list[str]) -> dict[str, str]:
+    """One colour per allocator: seaborn's colour-blind palette for up to ten, then
+    matplotlib's 20 paired colours (hues far apart, each in two shades), then evenly spread
+    hues (a sweep of hundreds of points, where colour names no single allocator)."""
     import seaborn as sns
     from matplotlib.colors import to_hex
 
     if len(allocators) <= len(COLOURBLIND_ORDER):
         colourblind = sns.color_palette("colorblind", len(COLOURBLIND_ORDER))
         colours = [colourblind[i] for i in COLOURBLIND_ORDER]
+    elif len(allocators) <= 20:
+        colours = sns.color_palette("tab20", 20)
     else:
         colours = sns.color_palette("husl", len(allocators))
     return {label: to_hex(colour) for label, colour in zip(allocators, colours)}

@@ -341,9 +341,13 @@ def _significance(value) -> str:
 TEXT_COLUMNS = ("run", "allocator", "workload", "cell")
 
 
-def _table_html(frame: pd.DataFrame, uuid: str, caption: str, not_significant_column: str | None = None) -> Markup:
+def _table_html(frame: pd.DataFrame, uuid: str, caption: str, not_significant_column: str | None = None,
+                text_columns: tuple[str, ...] = TEXT_COLUMNS) -> Markup:
+    """A table of the page: numbers right-aligned, `text_columns` left-aligned, every cell's
+    text escaped (a label or a path may hold any character)."""
     styler = frame.style.hide(axis="index").set_caption(caption).set_table_attributes('class="numbers"')
-    styler = styler.set_properties(subset=[c for c in frame.columns if c in TEXT_COLUMNS], **{"text-align": "left"})
+    styler = styler.format(escape="html")
+    styler = styler.set_properties(subset=[c for c in frame.columns if c in text_columns], **{"text-align": "left"})
     if "cell" in frame.columns:  # a failure's reason: wrapped rather than widening the table
         styler = styler.set_properties(subset=["cell"], **{"white-space": "normal", "min-width": "14em"})
     if not_significant_column:
@@ -450,7 +454,17 @@ def _run_facts(run) -> dict:
 
 
 def glossary(report: Report) -> list[tuple[str, str]]:
-    """The glossary: the report's terms, then every metric under its one name (allocbench.metrics)."""
+    """The glossary: the report's terms, then every metric under its one name."""
+    return report_terms(report) + metric_terms()
+
+
+def metric_terms() -> list[tuple[str, str]]:
+    """Every metric under its one name, unit and meaning (allocbench.metrics)."""
+    return [(f"{m.title} ({m.name}, {m.unit})", m.meaning[0].upper() + m.meaning[1:] + ".") for m in METRICS]
+
+
+def report_terms(report: Report) -> list[tuple[str, str]]:
+    """The run report's own terms."""
     b = report.baseline
     terms = [
         ("baseline", f"The allocator every other one is compared with, here {b}."),
@@ -478,15 +492,19 @@ def glossary(report: Report) -> list[tuple[str, str]]:
                                    "did not prove its allocator (failed, with the reason), or was not measured "
                                    "(missing); listed under the verdict."),
     ]
-    return terms + [(f"{m.title} ({m.name}, {m.unit})", m.meaning[0].upper() + m.meaning[1:] + ".") for m in METRICS]
+    return terms
 
 
-def render_html(report: Report) -> str:
-    environment = jinja2.Environment(
+def template_environment() -> jinja2.Environment:
+    """The pages' templates (report.html.j2, sweep.html.j2 and the style they share)."""
+    return jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined,
         trim_blocks=True, lstrip_blocks=True,
     )
-    return environment.get_template("report.html.j2").render(
+
+
+def render_html(report: Report) -> str:
+    return template_environment().get_template("report.html.j2").render(
         report=report,
         version=__version__,
         runs=[_run_facts(run) for run in report.runs],

@@ -122,8 +122,16 @@ def _point_rows(report: Report, manifest: dict, knobs: list[str]) -> pd.DataFram
     return points
 
 
+def _on_grid(points: pd.DataFrame, grid: dict[str, list[str]]) -> pd.DataFrame:
+    """The grid's own points: the base among them only when it is one of them."""
+    inside = pd.Series(True, index=points.index)
+    for knob, values in grid.items():
+        inside &= points[knob].isin(values)
+    return points[(points["role"] == "point") | ((points["role"] == "base") & inside)]
+
+
 def _main_effects(points: pd.DataFrame, knobs: list[str]) -> pd.DataFrame:
-    grid_points = points[points["role"] != "reference"]
+    grid_points = points
     rows = []
     for knob in knobs:
         for measure, words, _ in MEASURES:
@@ -137,17 +145,18 @@ def _main_effects(points: pd.DataFrame, knobs: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["knob", "value", "measure", "words", "mean", "stdev", "low", "high", "points"])
 
 
-def _best(points: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
+def _best(points: pd.DataFrame, cells: pd.DataFrame, timed: bool) -> pd.DataFrame:
     configs = points.set_index("allocator")["config"]
     grid_points = points[points["role"] != "reference"]
     rows = []
-    for measure, words, _ in MEASURES:
+    measures = [m for m in MEASURES if timed or m[0] != "relative_time"]
+    for measure, words, _ in measures:
         ranked = grid_points.dropna(subset=[measure]).sort_values(measure, kind="stable")
         if len(ranked):
             top = ranked.iloc[0]
             rows.append({"scope": "overall", "measure": words, "allocator": top["allocator"], "value": top[measure],
                          "config": top["config"]})
-    per_cell = {"time": "relative_time", "peak RSS": "relative_peak", "retained RSS": "relative_retained"}
+    per_cell = {words: column for column, words, _ in measures}
     ours = cells[cells["allocator"].isin(grid_points["allocator"])]
     for workload, group in ours.groupby("workload", sort=False):
         for words, column in per_cell.items():
@@ -212,7 +221,8 @@ def aggregate_sweep(report: Report) -> SweepAggregate:
     cells = report.cells.join(knob_columns, on="allocator")
     return SweepAggregate(
         report=report, knobs=knobs, grid=sweep["grid"], time_mode=sweep["time"], base=manifest["baseline"],
-        points=points, cells=cells, main_effects=_main_effects(points, knobs), best=_best(points, cells),
+        points=points, cells=cells, main_effects=_main_effects(_on_grid(points, sweep["grid"]), knobs),
+        best=_best(points, cells, timed=sweep["time"] != "none"),
         skipped=sweep.get("skipped", []), verdict=_verdict(points, manifest["baseline"], sweep["time"]),
     )
 

@@ -3,7 +3,9 @@ that binary; Playwright's own browser downloads are never used): no console erro
 request but the file itself, every figure drawn, every section on screen; a full-page
 screenshot is saved, and copied to docs/report-screenshot.png with
 ALLOCBENCH_UPDATE_SCREENSHOT=1, from a real `allocbench run --suite small-objects --fast`
-(the README shows it) instead of the test's small measured folders."""
+(the README shows it) instead of the test's small measured folders. The same for a sweep's
+report: a memory-only sweep of a tiny suite, or with ALLOCBENCH_UPDATE_SCREENSHOT=1 the
+issue's 27-point sweep of small-objects, copied to docs/sweep-screenshot.png."""
 
 from __future__ import annotations
 
@@ -23,7 +25,29 @@ pytestmark = pytest.mark.integration
 CHROMIUM = shutil.which("chromium")
 UPDATE_SCREENSHOT = os.environ.get("ALLOCBENCH_UPDATE_SCREENSHOT") == "1"
 DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "report-screenshot.png"
+SWEEP_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "sweep-screenshot.png"
 SECTIONS = ["run", "verdict", "failures", "workloads", "timelines", "size-classes", "numbers", "glossary"]
+SWEEP_SECTIONS = ["verdict", "failures", "fronts", "heatmaps", "main-effects", "best", "run", "data", "glossary"]
+SWEEP_FIGURES = ["Pareto fronts", "heatmap of peak RSS relative to the base", "heatmap of retained RSS relative to the base",
+                 "main effects"]
+# The issue's sweep: every pymalloc era's pool size, arena size and release policy, memory only.
+SMALL_OBJECTS_SWEEP = ["--suite", "small-objects", "--grid", "pool_size=4K,16K,64K", "--grid", "arena_size=256K,1M,4M",
+                       "--grid", "arena_release=never,immediate,keep-one", "--time", "none"]
+TINY_WORKLOADS = """
+[tiny-churn]
+description = "a small churn"
+generator = "churn"
+seed = 3
+params = { live = 300, pairs = 20000, lifetime = "random", sizes = "uniform:8-512" }
+
+[tiny-ramp]
+description = "every size to 128 B"
+generator = "size-ramp"
+params = { max_size = 128, per_size = 4, rounds = 2 }
+"""
+# Three knobs, a preset on the grid and two invalid combinations (a 64K arena of 64K pools).
+TINY_SWEEP = ["--suite", "tiny", "--grid", "pool_size=4K,64K", "--grid", "arena_size=64K,256K",
+              "--grid", "arena_release=never,immediate", "--time", "none"]
 
 if not os.environ.get("CI") and CHROMIUM is None:
     pytest.skip("Debian's chromium is not installed (apt-get install chromium); CI always runs this test", allow_module_level=True)
@@ -49,7 +73,29 @@ def report_file(tmp_path_factory) -> Path:
     return write_report(folders, output)
 
 
-def test_report_in_chromium(report_file, tmp_path):
+def _sweep(folder: Path, arguments: list[str], env: dict) -> Path:
+    command = [sys.executable, "-m", "allocbench", "sweep", *arguments, "-o", str(folder), "--no-report"]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=folder.parent, env=env, timeout=900)
+    assert done.returncode == 0, done.stderr
+    return folder
+
+
+@pytest.fixture(scope="module")
+def sweep_report_file(tmp_path_factory) -> Path:
+    where = tmp_path_factory.mktemp("sweep-browser")
+    if UPDATE_SCREENSHOT:
+        folder = _sweep(where / "small-objects-sweep", SMALL_OBJECTS_SWEEP, dict(os.environ))
+    else:
+        workloads = where / "workloads"
+        (workloads / "suites").mkdir(parents=True)
+        (workloads / "workloads.toml").write_text(TINY_WORKLOADS)
+        (workloads / "suites" / "tiny.toml").write_text('description = "two tiny workloads"\nworkloads = ["tiny-churn", "tiny-ramp"]\n')
+        folder = _sweep(where / "tiny-sweep", TINY_SWEEP, {**os.environ, "ALLOCBENCH_WORKLOADS": str(workloads)})
+    return write_report([folder], where / "sweep.html")
+
+
+def _open(report_file: Path, section_ids: list[str], screenshot: Path) -> dict:
+    """What Chromium made of the page: its errors, requests, images, figures and sections."""
     console_errors, page_errors, requests = [], [], []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM)
@@ -65,19 +111,40 @@ def test_report_in_chromium(report_file, tmp_path):
             )
             sections = {
                 section: page.evaluate(f"(() => {{ const e = document.getElementById('{section}'); return e ? e.getBoundingClientRect().height : 0; }})()")
-                for section in SECTIONS
+                for section in section_ids
             }
-            screenshot = tmp_path / "report.png"
             page.screenshot(path=str(screenshot), full_page=True)
         finally:
             browser.close()
+    return {"console_errors": console_errors, "page_errors": page_errors, "requests": requests, "images": images,
+            "figures": figures, "sections": sections}
 
-    assert console_errors == [] and page_errors == []
-    assert requests == [report_file.as_uri()]
-    assert all(complete and width > 0 for _, complete, width in images), images
+
+def test_report_in_chromium(report_file, tmp_path):
+    screenshot = tmp_path / "report.png"
+    seen = _open(report_file, SECTIONS, screenshot)
+    assert seen["console_errors"] == [] and seen["page_errors"] == []
+    assert seen["requests"] == [report_file.as_uri()]
+    assert all(complete and width > 0 for _, complete, width in seen["images"]), seen["images"]
+    figures = seen["figures"]
     assert [label for label, _, _ in figures] == ["time relative to the baseline", "memory per workload", "memory over time", "size classes"]
     assert all(width > 300 and height > 100 for _, width, height in figures), figures
-    assert all(height > 0 for height in sections.values()), sections
+    assert all(height > 0 for height in seen["sections"].values()), seen["sections"]
     assert screenshot.stat().st_size > 50_000
     if UPDATE_SCREENSHOT:
         shutil.copyfile(screenshot, DOCS_SCREENSHOT)
+
+
+def test_sweep_report_in_chromium(sweep_report_file, tmp_path):
+    screenshot = tmp_path / "sweep.png"
+    seen = _open(sweep_report_file, SWEEP_SECTIONS, screenshot)
+    assert seen["console_errors"] == [] and seen["page_errors"] == []
+    assert seen["requests"] == [sweep_report_file.as_uri()]
+    assert all(complete and width > 0 for _, complete, width in seen["images"]), seen["images"]
+    figures = seen["figures"]
+    assert [label for label, _, _ in figures] == SWEEP_FIGURES
+    assert all(width > 300 and height > 100 for _, width, height in figures), figures
+    assert all(height > 0 for height in seen["sections"].values()), seen["sections"]
+    assert screenshot.stat().st_size > 50_000
+    if UPDATE_SCREENSHOT:
+        shutil.copyfile(screenshot, SWEEP_SCREENSHOT)
