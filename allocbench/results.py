@@ -489,8 +489,16 @@ def load(path: str | os.PathLike):
     folder = ResultsFolder.open(path)
     frame = folder.frame("metrics")
     frame.insert(0, "run", folder.path.name)
-    if folder.manifest.get("kind") == "sweep":
-        configs = {a["label"]: a.get("config", {}) for a in folder.manifest["allocators"]}
-        for offset, knob in enumerate(folder.manifest["sweep"]["grid"]):
-            frame.insert(2 + offset, knob, frame["allocator"].map(lambda label: configs.get(label, {}).get(knob)))
+    return with_knob_columns(frame, folder.manifest)
+
+
+def with_knob_columns(frame, manifest: dict):
+    """For a sweep, a column per knob after `allocator` (the one rule, for load() and the
+    report's CSV): each configuration's value, empty for the references."""
+    if manifest.get("kind") != "sweep":
+        return frame
+    configs = {a["label"]: a.get("config", {}) for a in manifest["allocators"]}
+    at = list(frame.columns).index("allocator") + 1
+    for offset, knob in enumerate(manifest["sweep"]["grid"]):
+        frame.insert(at + offset, knob, frame["allocator"].map(lambda label: configs.get(label, {}).get(knob)))
     return frame
