@@ -287,6 +287,8 @@ void bind_traces(py::module_& m) {
       py::arg("path"), py::arg("metadata_json"), py::arg("metadata_capacity") = 0,
       "Hooks the MEM and OBJ domains and records their calls into a trace at `path`.");
   m.def("is_recording", &is_recording);
+  m.def("install_empty_profile_function", &install_empty_profile_function,
+        "Installs a profile function that does nothing on this thread (as memray's tracker installs one).");
   m.def(
       "stop_recording",
       [](const py::function& final_metadata) {
