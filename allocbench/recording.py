@@ -127,13 +127,14 @@ def start_child(kind: str, target: str, args: list[str], trace: Path, metadata: 
 
 
 def record(kind: str, target: str, args: list[str], output: Path, command: list[str],
-           quiet: bool = False, empty_profile_function: bool = False) -> RecordingResult:
+           quiet: bool = False, empty_profile_function: bool = False, source: dict | None = None) -> RecordingResult:
     """Records the program into `output`. `quiet`: the program's standard output goes
     nowhere (the trace cache's own programs); else it passes through. `kind` is script,
     module or call (target: a file whose prepare(*args) returns the function to record).
     `empty_profile_function`: record with a profile function that does nothing installed, as
     memray's tracker installs one (on CPython 3.11 every Python call then allocates a frame
-    object), so that the trace compares with a memray capture of the same program."""
+    object), so that the trace compares with a memray capture of the same program. `source`:
+    metadata keys that say where the program comes from."""
     output = check_output_file(Path(output), [Path(target)] if kind == "script" else [], what="trace")
     temporary = _temporary_trace(output)
     try:
@@ -150,6 +151,7 @@ def record(kind: str, target: str, args: list[str], output: Path, command: list[
             }
             if empty_profile_function:
                 metadata["profile_function"] = "empty"
+            metadata.update(source or {})
             child = start_child(kind, target, args, temporary, metadata, empty_profile_function,
                                 stdout=subprocess.DEVNULL if quiet else None)
         status = _wait(child)
