@@ -1,5 +1,7 @@
-"""The rule for a file a command writes at a path the user names (`-o`, `--stats`): the one
-home on the Python side of cpp/files.h's rule, which it calls. An output is refused, with
+"""The rule for a file a command writes at a path the user names (`-o`, `--stats`), and for
+one it hands to another library to read (a memray capture): the one home on the Python side
+of cpp/files.h's rule, which it calls. An input is refused, with one line naming it, unless
+it is a regular file that opens (a FIFO would block the reader, a device never ends). An output is refused, with
 one line naming it, when it is a folder, a symbolic link, a device or any other file that is
 not regular (writing there would replace or damage something the user never meant to give),
 or when it is one of the command's inputs (recording a script into itself would destroy it).
@@ -27,3 +29,10 @@ def check_output_file(output: Path, inputs: list[Path] = (), what: str = "output
             if output.exists() and os.path.samefile(output, source):
                 raise UsageError(f"{output}: is also an input of the command; give another name for the {what}")
     return output
+
+
+def check_input_file(path: Path, what: str = "input") -> Path:
+    problem = _core.input_path_problem(Path(path))
+    if problem:
+        raise UsageError(f"{path}: {problem}" + (f" (the {what})" if problem.startswith("not a regular") else ""))
+    return Path(path)

@@ -233,6 +233,8 @@ void bind_traces(py::module_& m) {
         return allocbench::crc32(bytes.data(), bytes.size(), crc);
       },
       py::arg("data"), py::arg("crc") = 0, "The trace format's CRC-32 (equal to zlib.crc32).");
+  m.def("input_path_problem", [](const py::handle& path) { return input_path_problem(path_bytes(path)); },
+        py::arg("path"), "Empty when the path may be read (a regular file that opens); else what is wrong.");
   m.def("output_path_problem", [](const py::handle& path) { return output_path_problem(path_bytes(path)); },
         py::arg("path"), "Empty when the path may be written as an output file, else what is wrong (files.h).");
 
