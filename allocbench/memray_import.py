@@ -16,8 +16,12 @@ What a capture cannot say, and what the import does about it:
   * the domain: memray hooks RAW, MEM and OBJ alike and records none of them, so every op is
     written in the obj domain, and the metadata says so (RAW calls, a few hundred in a
     program, are in the trace; `record` leaves them out);
-  * a free followed by an unrelated realloc(NULL) on the same thread reads like one realloc:
-    it is imported as one, which leaves the live set as it is either way;
+  * a free followed by an unrelated realloc(NULL) on the same thread reads like one realloc
+    (the re module's matcher does this once a match: it frees its stack, and the next match
+    grows one from NULL). A pair whose new size is the size the freed block had is imported as
+    a free and an alloc: a realloc to the size a block already has changes nothing, and
+    CPython's resizers return before calling it. Other pairs are imported as one realloc;
+    either way the live set is the same after the pair;
   * memray's tracker runs a profile function, and on CPython 3.11 every Python call then
     allocates a frame object: a capture holds 1.1 to 2.5 times the ops of the program run
     plainly. `allocbench record --empty-profile-function` records a program the same way.
@@ -185,6 +189,7 @@ class _Ops:
     def __init__(self, writer):
         self.writer = writer
         self.ids: dict[int, int] = {}  # address of a live block -> its id
+        self.sizes: dict[int, int] = {}  # address of a live block -> its size
         self.oversize: set[int] = set()  # addresses of live blocks too large for a record
         self.free_ids: list[int] = []
         self.id_space = 0
@@ -213,6 +218,7 @@ class _Ops:
         """Frees the block at `address` in the trace; its id, or None when it was not known."""
         block = self.ids.pop(address, None)
         if block is not None:
+            del self.sizes[address]
             self.emit("free", block, 0, 0)
             self.free_ids.append(block)
         return block
@@ -227,6 +233,7 @@ class _Ops:
             return
         block = self.new_id()
         self.ids[address] = block
+        self.sizes[address] = size
         if op == "foreign_realloc":
             self.emit(op, 0, size, block)
         elif op == "calloc":
@@ -242,16 +249,19 @@ class _Ops:
             self.emit("foreign_free", 0, 0, 0)
 
     def realloc(self, old: int, address: int, size: int) -> None:
-        if old in self.oversize or size > LARGEST_RECORDABLE:
-            self.free(old)
+        """memray's FREE of `old` then REALLOC of `address` on one thread."""
+        if old in self.oversize or size > LARGEST_RECORDABLE or self.sizes.get(old) == size:
+            self.free(old)  # (same size: a free, then a realloc of NULL; see the module's doc)
             self.birth("alloc", address, size)
             return
         block = self.ids.pop(old, None)
         if block is None:
             self.birth("foreign_realloc", address, size)
             return
+        del self.sizes[old]
         self.release(address)  # (a stale block there: see birth)
         self.ids[address] = block
+        self.sizes[address] = size
         self.emit("realloc", block, size, block)
 
 

@@ -61,6 +61,16 @@ def test_free_then_realloc_on_one_thread_is_one_realloc_keeping_the_id(tmp_path)
     assert ops == [("alloc", 0, 32, 0), ("realloc", 0, 600, 0), ("realloc", 0, 700, 0), ("free", 0, 0, 0)]
 
 
+def test_free_then_realloc_to_the_size_the_block_had_is_a_free_and_an_alloc(tmp_path):
+    # The re module's matcher: free(stack) ends one match, realloc(NULL, same size) starts the next.
+    ops, _, _ = convert(tmp_path, [
+        Record(KIND.PYMALLOC_REALLOC, 0x1000, 1024),
+        Record(KIND.PYMALLOC_FREE, 0x1000), Record(KIND.PYMALLOC_REALLOC, 0x1000, 1024),
+        Record(KIND.PYMALLOC_FREE, 0x1000),
+    ])
+    assert ops == [("alloc", 0, 1024, 0), ("free", 0, 0, 0), ("alloc", 0, 1024, 0), ("free", 0, 0, 0)]
+
+
 def test_realloc_of_null_is_an_alloc_and_another_thread_does_not_break_a_pair(tmp_path):
     ops, _, _ = convert(tmp_path, [
         Record(KIND.PYMALLOC_REALLOC, 0x1000, 24),  # realloc(NULL, 24)
