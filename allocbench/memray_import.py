@@ -54,9 +54,8 @@ from allocbench.trace import DOMAINS, OPS, RECORD_DTYPE
 INSTALL_HINT = "pip install 'allocbench[memray]'"
 HOW_TO_CAPTURE = "memray run --trace-python-allocators -o CAPTURE.bin SCRIPT.py"
 LARGEST_RECORDABLE = (1 << 32) - 1  # a record's size field
-CHUNK_RECORDS = 65536
 # Room for the counts written into the metadata once the import has seen every record.
-METADATA_HEADROOM = 4096
+ROOM_FOR_COUNTS = 4096
 
 # The LZ4 frame format (lz4's doc/lz4_Frame_format.md): magic, then FLG and BD bytes, the
 # optional content size, the header checksum; blocks of a 4-byte size (the high bit: stored
@@ -200,7 +199,7 @@ class _Ops:
     def emit(self, op: str, block: int, size: int, arg: int) -> None:
         self.by_op[op] += 1
         self.rows.append((OPS[op], DOMAINS["obj"], 0, block, size, arg))
-        if len(self.rows) == CHUNK_RECORDS:
+        if len(self.rows) == _core.TRACE_CHUNK_RECORDS:  # a chunk of the file at a time
             self.flush()
 
     def flush(self) -> None:
@@ -270,7 +269,7 @@ def _convert(memray, reader, capture: Path, partial: Path, metadata: dict, expec
     malloc, calloc, realloc, free = (kinds.PYMALLOC_MALLOC, kinds.PYMALLOC_CALLOC, kinds.PYMALLOC_REALLOC,
                                      kinds.PYMALLOC_FREE)
     text = json.dumps(metadata)
-    writer = _core.TraceWriter(partial, text, len(text.encode()) + METADATA_HEADROOM)
+    writer = _core.TraceWriter(partial, text, len(text.encode()) + ROOM_FOR_COUNTS)
     ops = _Ops(writer)
     pending_free: dict[int, int] = {}  # thread -> a free whose thread's next record may be its realloc
     records = other = 0

@@ -69,7 +69,8 @@ def benchmarks_folder() -> Path:
     return found[1]
 
 
-def manifest() -> list[Benchmark]:
+@functools.cache
+def manifest() -> tuple[Benchmark, ...]:
     """Every benchmark pyperformance lists (its [benchmarks] section), in its order."""
     folder = benchmarks_folder()
     found, section = [], None
@@ -86,7 +87,7 @@ def manifest() -> list[Benchmark]:
         name, metafile = fields
         local = metafile.removeprefix("<local").removesuffix(">").lstrip(":")
         found.append(Benchmark(name, folder / f"bm_{local or name}"))
-    return found
+    return tuple(found)
 
 
 def _declared_packages(folder: Path) -> list[str]:

@@ -135,7 +135,7 @@ def record(kind: str, target: str, args: list[str], output: Path, command: list[
     memray's tracker installs one (on CPython 3.11 every Python call then allocates a frame
     object), so that the trace compares with a memray capture of the same program. `source`:
     metadata keys that say where the program comes from."""
-    output = check_output_file(Path(output), [Path(target)] if kind == "script" else [], what="trace")
+    output = check_output_file(Path(output), [Path(target)] if kind in ("script", "call") else [], what="trace")
     temporary = _temporary_trace(output)
     try:
         with without_address_randomization() as randomization_off:
