@@ -188,5 +188,5 @@ def not_in_suite(benchmark: Benchmark, recorded: set[str]) -> str | None:
     if packages:
         return f"needs {', '.join(packages)}: not the standard library alone"
     if _times_a_command(benchmark.folder):
-        return "times a new interpreter's start-up (bench_command): nothing to record in-process"
+        return "times a command in a new interpreter (bench_command): nothing to record in-process"
     return "not chosen: the suite's set keeps `run --suite pyperformance --fast` within 10 minutes (workloads/README.md)"

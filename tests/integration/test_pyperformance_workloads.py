@@ -63,7 +63,7 @@ def test_list_shows_the_suite_where_each_workload_comes_from_and_what_is_not_rec
     lines = allocbench("list", "workloads", cwd=tmp_path).stdout.splitlines()
     richards = next(line for line in lines if line.startswith("pyperformance-richards "))
     assert f"from: recorded pyperformance {pyperformance_suite.version()} bm_richards/run_benchmark.py, loops=" in richards
-    assert any(line.startswith("python_startup ") and "not recorded" in line and "start-up" in line for line in lines)
+    assert any(line.startswith("python_startup ") and "not recorded" in line and "bench_command" in line for line in lines)
     assert any("needs " in line and "not installed" in line for line in lines if "not recorded" in line)
 
 
