@@ -1,13 +1,28 @@
 """The child process of `allocbench record`: starts recording, runs the program, stops.
 
-    python .../allocbench/_record_bootstrap.py TRACE METADATA_JSON script PATH [ARGS...]
-    python .../allocbench/_record_bootstrap.py TRACE METADATA_JSON module NAME [ARGS...]
+    python .../allocbench/_record_bootstrap.py FD script PATH [ARGS...]
+    python .../allocbench/_record_bootstrap.py FD module NAME [ARGS...]
+    python .../allocbench/_record_bootstrap.py FD call FILE [ARGS...]
+
+FD is an inherited pipe (its number written with a fixed width) on which the parent sends the
+recording's settings as JSON: the trace's path, its metadata, and whether to install an empty
+profile function (allocbench.recording.send_settings). They travel there, not on the command
+line or in the environment, and they arrive in a fixed number of bytes (the path padded with
+slashes, the whole with spaces): whatever this process holds before the hook goes in shapes
+the heap the program starts from, and with it when the garbage collector runs and which
+blocks the trace sees freed, so an output path of another length must not change it.
+
+`call`: FILE defines `prepare(*ARGS)`, which returns a function of no arguments. prepare runs
+before the hook goes in (imports, inputs), then the garbage collector, then the function
+alone is recorded: the trace holds the call, as a benchmark times it (allocbench's
+pyperformance driver is such a FILE).
 
 Run as a file, not with -m, so that the allocbench package (numpy and all) is never imported
 into the recorded program: only the small _core extension is loaded, by path. sys.path[0] is
-set as `python SCRIPT` or `python -m MODULE` would set it, before anything else is imported.
-The trace's metadata is completed with the recorder's counts when the program ends, however
-it ends (return, exception, sys.exit); in a forked child of the program nothing is written.
+set as `python SCRIPT` or `python -m MODULE` would set it, before anything else is imported
+(for `call` it is removed: FILE puts on sys.path what it needs). The trace's metadata is
+completed with the recorder's counts when the program ends, however it ends (return,
+exception, sys.exit); in a forked child of the program nothing is written.
 """
 
 import os
@@ -18,8 +33,10 @@ _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 METADATA_HEADROOM = 1024
 
 
-def _program_path_entry(kind: str, target: str) -> str:
-    return os.path.dirname(os.path.abspath(target)) if kind == "script" else os.getcwd()
+def _program_path_entry(kind: str, target: str) -> str | None:
+    if kind == "script":
+        return os.path.dirname(os.path.abspath(target))
+    return os.getcwd() if kind == "module" else None
 
 
 def load_core():
@@ -40,11 +57,22 @@ def load_core():
     raise ImportError(f"allocbench._core not found in {_PACKAGE_DIR}")
 
 
+def read_settings(descriptor: int) -> dict:
+    """The settings the parent sent on the pipe, which is closed after."""
+    import json
+
+    chunks = []
+    while chunk := os.read(descriptor, 1 << 16):
+        chunks.append(chunk)
+    os.close(descriptor)
+    return json.loads(b"".join(chunks))
+
+
 def start_recording(core, trace_path: str, metadata: dict) -> None:
     import json
 
     text = json.dumps(metadata)
-    core.start_recording(trace_path, text, len(text.encode()) + METADATA_HEADROOM)
+    core.start_recording(os.fsencode(trace_path), text, len(text.encode()) + METADATA_HEADROOM)
 
 
 def stop_recording(core, metadata: dict, exit_status: int = 0) -> dict | None:
@@ -67,28 +95,43 @@ def stop_recording(core, metadata: dict, exit_status: int = 0) -> dict | None:
 
 
 def main() -> None:
-    trace_path, metadata_json, kind, target, *program_args = sys.argv[1:]
-    sys.path[0] = _program_path_entry(kind, target)
+    settings_descriptor, kind, target, *program_args = sys.argv[1:]
+    entry = _program_path_entry(kind, target)
+    if entry is None:
+        del sys.path[0]
+    else:
+        sys.path[0] = entry
 
     import json
     import runpy
 
+    settings = read_settings(int(settings_descriptor))
+    trace_path, metadata = settings["trace"], settings["metadata"]
     core = load_core()
-    metadata = json.loads(metadata_json)
     sys.argv = [target, *program_args]
+    recorded_call = None
+    if kind == "call":
+        import gc
+
+        recorded_call = runpy.run_path(target, run_name="__allocbench_call__")["prepare"](*program_args)
+        gc.collect()
+    if settings["empty_profile_function"]:
+        core.install_empty_profile_function()
     start_recording(core, trace_path, metadata)
     if kind == "module" and not _module_exists(target):
         # As `python -m` would refuse it: nothing ran, so no trace is left.
         core.stop_recording(lambda counts: json.dumps(metadata))
-        os.unlink(trace_path)
+        os.unlink(os.fsencode(trace_path))
         print(f"allocbench record: no module named {target!r}", file=sys.stderr)
         raise SystemExit(2)
     exit_status = 1
     try:
         if kind == "script":
             runpy.run_path(target, run_name="__main__")
-        else:
+        elif kind == "module":
             runpy.run_module(target, run_name="__main__", alter_sys=True)
+        else:
+            recorded_call()
         exit_status = 0
     except SystemExit as stop:
         exit_status = _status_of(stop.code)

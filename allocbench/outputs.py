@@ -1,18 +1,18 @@
 """The rules for files a command reads or writes at a path the user names: the one home on
-the Python side of cpp/files.h's rules, which it calls or mirrors.
+the Python side of cpp/files.h's rules, which it calls.
 
-An output (`-o`, `--stats`) is refused, with one line naming it, when it is a folder, a
-symbolic link, a device or any other file that is not regular (writing there would replace
-or damage something the user never meant to give), or when it is one of the command's
-inputs (recording a script into itself would destroy it). An input (a sweep file, a suite)
-must be a regular file: a FIFO would block the reader forever.
+An input (a sweep file, a suite, a capture another library reads) is refused, with one line
+naming it, unless it is a regular file that opens: a FIFO would block the reader, a device
+never ends. An output (`-o`, `--stats`) is refused when it is a folder, a symbolic link, a
+device or any other file that is not regular (writing there would replace or damage
+something the user never meant to give), or when it is one of the command's inputs
+(recording a script into itself would destroy it).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import stat
 from pathlib import Path
 
 from allocbench import _core
@@ -33,20 +33,19 @@ def check_output_file(output: Path, inputs: list[Path] = (), what: str = "output
     return output
 
 
+def check_input_file(path: Path, what: str = "input") -> Path:
+    problem = _core.input_path_problem(Path(path))
+    if problem:
+        raise UsageError(f"{path}: {problem}" + (f" (the {what})" if problem.startswith("not a regular") else ""))
+    return Path(path)
+
+
 def read_input_file(path: Path, what: str = "file") -> bytes:
-    """The bytes of a regular file; UsageError (one line) for anything else."""
+    """The bytes of a regular file (check_input_file's rule); UsageError (one line) else."""
+    if not os.path.lexists(path):
+        raise UsageError(f"{path}: no such {what}")
+    check_input_file(path, what)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such {what}") from None
+        return Path(path).read_bytes()
     except OSError as error:
-        raise UsageError(f"{path}: cannot open the {what}: {error.strerror}") from None
-    try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            kind = _core.file_type_name(mode) if hasattr(_core, "file_type_name") else "not a regular file"
-            raise UsageError(f"{path}: the {what} is not a regular file ({kind})")
-        with os.fdopen(fd, "rb", closefd=False) as file:
-            return file.read()
-    finally:
-        os.close(fd)
+        raise UsageError(f"{path}: cannot read the {what}: {error.strerror}") from None

@@ -5,8 +5,11 @@ The program runs in a child process of this very interpreter (allocbench/_record
 with PYTHONHASHSEED=0 and, where Linux allows it, address space randomisation off, so that
 the same program gives the same trace (sets of objects hash by address: with ASLR on, their
 probing, and so when they resize, varies from run to run); and without writing bytecode
-caches, so that a first run and a second one import the same way. Its output passes through
-and its exit status is returned. The trace is written to a temporary file beside the output
+caches, so that a first run and a second one import the same way. The child's command line
+is the program's own; the trace's path and metadata reach it on a pipe, in a fixed number of
+bytes (the path padded with slashes, which Linux reads as one): what the child holds before
+the hook goes in shapes the heap the program starts from, and an output path one character
+longer used to change the trace. Its output passes through and its exit status is returned. The trace is written to a temporary file beside the output
 and renamed only once it is complete, so a recording that fails never leaves a file that
 looks finished; a program that exits with an error still gives its trace, marked with its
 exit status in the metadata.
@@ -33,6 +36,14 @@ from allocbench.outputs import check_output_file
 
 BOOTSTRAP = Path(allocbench.__file__).parent / "_record_bootstrap.py"
 HASH_SEED = 0
+# The child receives its settings in whole blocks of this many bytes, and the trace's path
+# padded to a multiple of PATH_BLOCK (below PATH_MAX, 4096 with its NUL): sizes that do not
+# depend on the path's length or on the time of day.
+SETTINGS_BLOCK = 4096
+PATH_BLOCK = 1024
+LONGEST_PATH = 4095
+# The pipe's descriptor number, written with a fixed width on the child's command line.
+DESCRIPTOR_DIGITS = 10
 _INTERPRETER_NAME = re.compile(r"python[0-9.]*$")
 
 
@@ -74,13 +85,58 @@ def _temporary_trace(output: Path) -> Path:
     return Path(name)
 
 
-def record(kind: str, target: str, args: list[str], output: Path, command: list[str],
-           quiet: bool = False) -> RecordingResult:
-    """Records the program into `output`. `quiet`: the program's standard output goes
-    nowhere (the trace cache's own programs); else it passes through."""
-    output = check_output_file(Path(output), [Path(target)] if kind == "script" else [], what="trace")
-    temporary = _temporary_trace(output)
+def padded_path(path: Path) -> bytes:
+    """The absolute path, extra slashes before its last component bringing it to a multiple of
+    PATH_BLOCK bytes (at most LONGEST_PATH): the same file, named in the same number of bytes
+    whatever folder it is in."""
+    absolute = os.fsencode(os.path.abspath(path))
+    folder, name = absolute.rsplit(b"/", 1)
+    length = min(-(-len(absolute) // PATH_BLOCK) * PATH_BLOCK, max(LONGEST_PATH, len(absolute)))
+    return folder + b"/" * (length - len(folder) - len(name)) + name
+
+
+def settings_bytes(trace: Path, metadata: dict, empty_profile_function: bool) -> bytes:
+    """What the child reads on its settings pipe: JSON, padded with spaces to whole blocks."""
+    text = json.dumps({"trace": os.fsdecode(padded_path(trace)), "metadata": metadata,
+                       "empty_profile_function": empty_profile_function}).encode()
+    return text + b" " * (-len(text) % SETTINGS_BLOCK)
+
+
+def start_child(kind: str, target: str, args: list[str], trace: Path, metadata: dict,
+                empty_profile_function: bool = False, stdout=None) -> subprocess.Popen:
+    """The bootstrap recording the program into `trace`, started with the recording
+    environment (the caller turns address randomisation off around it, where it can)."""
     environment = dict(os.environ, PYTHONHASHSEED=str(HASH_SEED), PYTHONDONTWRITEBYTECODE="1")
+    reading, writing = os.pipe()
+    try:
+        child = subprocess.Popen(
+            [sys.executable, str(BOOTSTRAP), f"{reading:0{DESCRIPTOR_DIGITS}d}", kind, target, *args],
+            env=environment, stdout=stdout, pass_fds=[reading],
+        )
+    except BaseException:
+        os.close(writing)
+        raise
+    finally:
+        os.close(reading)
+    with os.fdopen(writing, "wb") as pipe:
+        try:
+            pipe.write(settings_bytes(trace, metadata, empty_profile_function))
+        except BrokenPipeError:
+            pass  # the child died before reading: its exit status says so
+    return child
+
+
+def record(kind: str, target: str, args: list[str], output: Path, command: list[str],
+           quiet: bool = False, empty_profile_function: bool = False, source: dict | None = None) -> RecordingResult:
+    """Records the program into `output`. `quiet`: the program's standard output goes
+    nowhere (the trace cache's own programs); else it passes through. `kind` is script,
+    module or call (target: a file whose prepare(*args) returns the function to record).
+    `empty_profile_function`: record with a profile function that does nothing installed, as
+    memray's tracker installs one (on CPython 3.11 every Python call then allocates a frame
+    object), so that the trace compares with a memray capture of the same program. `source`:
+    metadata keys that say where the program comes from."""
+    output = check_output_file(Path(output), [Path(target)] if kind in ("script", "call") else [], what="trace")
+    temporary = _temporary_trace(output)
     try:
         with without_address_randomization() as randomization_off:
             metadata = {
@@ -93,11 +149,11 @@ def record(kind: str, target: str, args: list[str], output: Path, command: list[
                 "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                 "allocbench_version": allocbench.__version__,
             }
-            child = subprocess.Popen(
-                [sys.executable, str(BOOTSTRAP), os.fsencode(temporary), json.dumps(metadata), kind, target, *args],
-                env=environment,
-                stdout=subprocess.DEVNULL if quiet else None,
-            )
+            if empty_profile_function:
+                metadata["profile_function"] = "empty"
+            metadata.update(source or {})
+            child = start_child(kind, target, args, temporary, metadata, empty_profile_function,
+                                stdout=subprocess.DEVNULL if quiet else None)
         status = _wait(child)
         if not temporary.exists():
             return RecordingResult(status, written=False)  # the bootstrap refused the program and said why

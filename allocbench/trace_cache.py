@@ -2,8 +2,9 @@
 use and kept under results/traces/ (or --traces DIR) as <workload>-<key>.abt.
 
 The key covers everything the trace depends on: the trace format version and, for a
-program, the interpreter's version and the program's text; for a generator, allocbench's
-version, the generator, its parameters and seed. A trace is made under a temporary name and
+program, the interpreter's version and the program's text; for a pyperformance benchmark,
+pyperformance's version, the interpreter's, the benchmark, its loops and the driver's text
+(its recipes); for a generator, allocbench's version, the generator, its parameters and seed. A trace is made under a temporary name and
 renamed into place only when complete; an interrupted making leaves nothing behind (and
 temporaries left by a killed process are removed on the next use of the cache). A cached
 trace that cannot be read is made again once; if it still cannot, that is an error.
@@ -19,7 +20,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from allocbench import __version__, _core
+from allocbench import __version__, _core, pyperformance_suite
 from allocbench.errors import UsageError
 from allocbench.suites import Workload
 from allocbench.workloads import program_path
@@ -42,6 +43,9 @@ class TraceFacts:
 def cache_key(workload: Workload) -> str:
     if workload.program:
         source = ["program", platform.python_version(), hashlib.sha256(program_path(workload.program).read_bytes()).hexdigest()]
+    elif workload.pyperformance:
+        source = ["pyperformance", pyperformance_suite.version(), platform.python_version(), workload.pyperformance,
+                  workload.params, hashlib.sha256(pyperformance_suite.DRIVER.read_bytes()).hexdigest()]
     else:
         source = ["generator", __version__, workload.generator, workload.params, workload.seed]
     return hashlib.sha256(json.dumps([_core.TRACE_VERSION, *source], sort_keys=True).encode()).hexdigest()[:16]
@@ -82,9 +86,16 @@ def make_trace(workload: Workload, path: Path) -> None:
 
             program = str(program_path(workload.program))
             result = record("script", program, [], partial, ["python", program], quiet=True)
-            if not result.written or result.status != 0:
-                raise UsageError(f"workload '{workload.name}': recording {workload.program} failed "
-                                 f"(exit status {result.status}){': ' + result.failure if result.failure else ''}")
+            _check_recorded(workload, workload.program, result)
+        elif workload.pyperformance:
+            from allocbench.recording import record
+
+            loops = str(workload.params["loops"])
+            result = record("call", str(pyperformance_suite.DRIVER),
+                            [workload.pyperformance, loops, str(pyperformance_suite.benchmarks_folder())], partial,
+                            ["pyperformance", workload.pyperformance, f"loops={loops}"], quiet=True,
+                            source={"pyperformance": workload.source()})
+            _check_recorded(workload, f"pyperformance {workload.pyperformance}", result)
         else:
             from allocbench.generate import generate
 
@@ -92,6 +103,12 @@ def make_trace(workload: Workload, path: Path) -> None:
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
+
+
+def _check_recorded(workload: Workload, what: str, result) -> None:
+    if not result.written or result.status != 0:
+        raise UsageError(f"workload '{workload.name}': recording {what} failed "
+                         f"(exit status {result.status}){': ' + result.failure if result.failure else ''}")
 
 
 def trace_facts(path: Path) -> TraceFacts:
@@ -113,7 +130,7 @@ def prepare(workloads: list[Workload], cache: Path, note=lambda text: None) -> d
         path = cached_path(workload, cache)
         for attempt in (1, 2):
             if not path.is_file():
-                note(f"{'recording' if workload.program else 'generating'} the trace of {workload.name}")
+                note(f"{'generating' if workload.kind == 'generator' else 'recording'} the trace of {workload.name}")
                 make_trace(workload, path)
             try:
                 facts[workload.name] = trace_facts(path)

@@ -233,9 +233,10 @@ void bind_traces(py::module_& m) {
         return allocbench::crc32(bytes.data(), bytes.size(), crc);
       },
       py::arg("data"), py::arg("crc") = 0, "The trace format's CRC-32 (equal to zlib.crc32).");
+  m.def("input_path_problem", [](const py::handle& path) { return input_path_problem(path_bytes(path)); },
+        py::arg("path"), "Empty when the path may be read (a regular file that opens); else what is wrong.");
   m.def("output_path_problem", [](const py::handle& path) { return output_path_problem(path_bytes(path)); },
         py::arg("path"), "Empty when the path may be written as an output file, else what is wrong (files.h).");
-  m.def("file_type_name", &file_type_name, py::arg("mode"), "\"a FIFO\", \"a directory\", ... for a stat mode (files.h).");
 
   py::class_<TraceWriter>(m, "TraceWriter", "Writes a trace file (see docs/trace-format.md).")
       .def(py::init([](const py::handle& path, const std::string& metadata, size_t capacity) {
@@ -288,6 +289,8 @@ void bind_traces(py::module_& m) {
       py::arg("path"), py::arg("metadata_json"), py::arg("metadata_capacity") = 0,
       "Hooks the MEM and OBJ domains and records their calls into a trace at `path`.");
   m.def("is_recording", &is_recording);
+  m.def("install_empty_profile_function", &install_empty_profile_function,
+        "Installs a profile function that does nothing on this thread (as memray's tracker installs one).");
   m.def(
       "stop_recording",
       [](const py::function& final_metadata) {

@@ -80,6 +80,13 @@ std::FILE* open_regular_for_writing(const std::string& path, std::string& error)
   return file;
 }
 
+std::string input_path_problem(const std::string& path) {
+  std::string error;
+  std::FILE* file = open_regular_for_reading(path, error);
+  if (file != nullptr) std::fclose(file);
+  return error;
+}
+
 std::string output_path_problem(const std::string& path) {
   struct stat st {};
   if (lstat(path.c_str(), &st) != 0) return "";  // nothing there yet (or unreachable: open says)

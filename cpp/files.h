@@ -26,6 +26,11 @@ std::FILE* open_regular_for_reading(const std::string& path, std::string& error)
 // failure returns nullptr and sets `error`, e.g. "is a symbolic link; give a regular file".
 std::FILE* open_regular_for_writing(const std::string& path, std::string& error);
 
+// Empty when `path` may be read (it opens, and is a regular file); else what is wrong. For
+// inputs another library reads by path (a memray capture): checked here first, so a FIFO
+// or a device never reaches it.
+std::string input_path_problem(const std::string& path);
+
 // Empty when `path` may be written (it does not exist, or is a regular file and not a
 // symbolic link); else what is wrong. For writers that write a temporary file and rename it
 // over `path`.

@@ -335,6 +335,12 @@ void start_recording(const std::string& path, const std::string& metadata_json, 
 
 bool is_recording() { return state().active; }
 
+namespace {
+int empty_profile_function(PyObject*, PyFrameObject*, int, PyObject*) { return 0; }
+}  // namespace
+
+void install_empty_profile_function() { PyEval_SetProfile(empty_profile_function, nullptr); }
+
 std::optional<RecorderCounts> stop_recording(
     const std::function<std::string(const RecorderCounts&)>& final_metadata) {
   RecorderState& s = state();

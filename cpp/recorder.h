@@ -40,6 +40,14 @@ void start_recording(const std::string& path, const std::string& metadata_json, 
 
 bool is_recording();
 
+// Installs a profile function that does nothing (PyEval_SetProfile) on the calling thread, and
+// leaves it there. Why: a memray capture is made with memray's profile function on, and on
+// CPython 3.11 any profile function makes the interpreter create a frame object (an OBJ
+// allocation and its free) for every Python call; a recording made with this one installed
+// holds the same allocator traffic, so the two compare like with like. Threads started
+// later run without it.
+void install_empty_profile_function();
+
 // Stops recording: uninstalls the hook (restoring the saved allocators; if another hook was
 // installed over ours since, ours stays in the chain and only passes calls through), then
 // rewrites the metadata with final_metadata(counts) and closes the trace. Returns the counts;

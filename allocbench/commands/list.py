@@ -42,6 +42,26 @@ def options_markdown(options: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _list_workloads() -> None:
+    """Each workload, what it is and where it comes from; those that cannot be made here with
+    the reason; then pyperformance's benchmarks that no workload records, and why."""
+    from allocbench import pyperformance_suite
+    from allocbench.suites import load_workloads
+
+    workloads = load_workloads()
+    for workload in workloads.values():
+        reason = workload.unavailable()
+        skipped = f"; skipped here: {reason}" if reason else ""
+        print(f"{workload.name:<34} {workload.kind:<13} {workload.description} (from: {workload.origin()}{skipped})")
+    if pyperformance_suite.installed() is None:
+        return
+    recorded = {w.pyperformance for w in workloads.values() if w.pyperformance}
+    left_out = [(b.name, pyperformance_suite.not_in_suite(b, recorded)) for b in pyperformance_suite.manifest()]
+    left_out = [(name, reason) for name, reason in left_out if reason]
+    for name, reason in left_out:
+        print(f"{name:<34} {'not recorded':<13} pyperformance {pyperformance_suite.version()} benchmark: {reason}")
+
+
 def run(args: argparse.Namespace) -> int:
     from allocbench import _core
 
@@ -49,13 +69,11 @@ def run(args: argparse.Namespace) -> int:
         from allocbench.suites import load_suite, suite_names
 
         for name in suite_names():
-            suite = load_suite(name)
-            print(f"{name:<14} {len(suite.workloads):>2} workloads: {suite.description}")
+            suite = load_suite(name, runnable=False)
+            skipped = f" ({len(suite.skipped)} skipped here: see `list workloads`)" if suite.skipped else ""
+            print(f"{name:<14} {len(suite.workloads):>2} workloads{skipped}: {suite.description}")
     elif args.what == "workloads":
-        from allocbench.suites import load_workloads
-
-        for workload in load_workloads().values():
-            print(f"{workload.name:<22} {workload.kind:<9} {workload.description}")
+        _list_workloads()
     elif args.what == "allocators":
         from allocbench.allocators import discover
 

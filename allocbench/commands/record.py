@@ -14,6 +14,10 @@ HELP = "run a Python program and record its allocations (MEM and OBJ domains) in
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", required=True, metavar="FILE", help="the trace to write")
+    parser.add_argument("--empty-profile-function", action="store_true",
+                        help="record with a profile function that does nothing installed, as memray's tracker "
+                        "installs one (on CPython 3.11 every Python call then allocates a frame object): "
+                        "to compare with a memray capture of the same program")
     parser.add_argument("-m", dest="module", nargs=argparse.REMAINDER, metavar="MODULE [ARGS]",
                         help="run a module, as python -m does")
     parser.add_argument("program", nargs=argparse.REMAINDER, metavar="-- python SCRIPT [ARGS]",
@@ -26,7 +30,8 @@ def run(args: argparse.Namespace) -> int:
     program = args.program[1:] if args.program[:1] == ["--"] else args.program
     kind, target, program_args = program_to_run(args.module, program)
     command = ["-m", *args.module] if args.module is not None else program
-    result = record(kind, target, program_args, Path(args.output), command)
+    result = record(kind, target, program_args, Path(args.output), command,
+                    empty_profile_function=args.empty_profile_function)
     if result.failure is not None:
         print(f"allocbench record: {args.output}: no trace written: {result.failure}", file=sys.stderr)
         return result.status or 2

@@ -82,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
             cell_timeout=DEFAULT_CELL_TIMEOUT if args.cell_timeout is None else args.cell_timeout,
         )
         plan = make_plan(request)
+        for workload, reason in plan.suite.skipped:
+            progress.note(f"skipped {workload}: {reason}")
         # Traces first: a workload that cannot be made or read stops the run before any
         # results folder exists.
         facts = prepare(list(plan.suite.workloads), args.traces, progress.note)

@@ -64,6 +64,37 @@ def test_the_same_program_gives_the_same_trace(tmp_path, script):
     assert summaries[0] == summaries[1]  # checksum included: the very same ops
 
 
+def records_after_the_metadata(path) -> bytes:
+    data = path.read_bytes()
+    metadata_bytes = int.from_bytes(data[12:16], "little")  # docs/trace-format.md, FileHeader
+    return data[32 + metadata_bytes:]
+
+
+def test_recordings_into_paths_of_other_lengths_are_identical_after_the_metadata(tmp_path, script):
+    # The output's path used to reach the child on its command line: one character more
+    # shifted the heap the program starts from, and with it the garbage collector's timing.
+    outputs = [tmp_path / "a.abt", tmp_path / ("b" * 120 + ".abt"), tmp_path / "deeper" / "still" / "c.abt"]
+    outputs[2].parent.mkdir(parents=True)
+    for output in outputs:
+        assert allocbench("record", "-o", output, "--", "python", script, cwd=tmp_path).returncode == 0
+    first = records_after_the_metadata(outputs[0])
+    assert len(first) > 16 * 10_000
+    for output in outputs[1:]:
+        assert records_after_the_metadata(output) == first, output.name
+    metadata = [Trace(output).metadata for output in outputs]
+    assert len({json.dumps(m["ops_skipped"]) for m in metadata}) == 1
+
+
+def test_record_with_an_empty_profile_function(tmp_path, script):
+    plain, profiled = tmp_path / "plain.abt", tmp_path / "profiled.abt"
+    assert allocbench("record", "-o", plain, "--", "python", script, cwd=tmp_path).returncode == 0
+    done = allocbench("record", "--empty-profile-function", "-o", profiled, "--", "python", script, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert Trace(profiled).metadata["profile_function"] == "empty" and "profile_function" not in Trace(plain).metadata
+    # Every Python call now allocates its frame object: the sort's key function alone is 3000 calls.
+    assert summarise(profiled).ops_by_kind["alloc"] > summarise(plain).ops_by_kind["alloc"] + 3000
+
+
 def test_record_a_module(tmp_path):
     (tmp_path / "data.json").write_text(json.dumps({"b": [1, 2, {"c": None}], "a": "x" * 50}))
     out = tmp_path / "m.trace"

@@ -47,7 +47,7 @@ def test_includes_expand_once_in_order(tmp_path: Path) -> None:
         (WORKLOAD.replace("churn", "churning"), 'workloads = ["w1"]', "unknown generator 'churning'"),
         (WORKLOAD.replace("live", "alive"), 'workloads = ["w1"]', "no parameter 'alive'"),
         ('[w1]\nprogram = "nope.py"\n', 'workloads = ["w1"]', "program nope.py not found"),
-        ('[w1]\ndescription = "both"\n', 'workloads = ["w1"]', "exactly one of program or generator"),
+        ('[w1]\ndescription = "both"\n', 'workloads = ["w1"]', "exactly one of program, generator or pyperformance"),
     ],
 )
 def test_broken_suite_files_give_one_clear_line(tmp_path: Path, workloads: str, suite: str, message: str) -> None:
