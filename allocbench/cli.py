@@ -18,7 +18,7 @@ import sys
 from allocbench._core import ConfigError, TraceError
 from allocbench.errors import UsageError
 
-COMMANDS = ["run", "show", "compare", "report", "list", "spec", "generate", "replay", "record", "trace"]
+COMMANDS = ["run", "show", "compare", "report", "list", "spec", "generate", "replay", "record", "exec", "trace"]
 
 
 _OUTPUT_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EBADF)
