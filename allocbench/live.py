@@ -115,11 +115,10 @@ def live_command(label: str, kind: str, target: str, args: list[str], report: st
     environment[VARIABLES["spec"]] = choice.spec
     environment[VARIABLES["label"]] = choice.label
     environment.pop(VARIABLES["report"], None)
-    if report is not None:
-        inputs = [Path(target)] if kind == "script" else []
-        environment[VARIABLES["report"]] = (
-            REPORT_TO_STDERR if report == REPORT_TO_STDERR
-            else os.path.abspath(check_output_file(Path(report), inputs, what="statistics")))
+    if report == REPORT_TO_STDERR:
+        environment[VARIABLES["report"]] = REPORT_TO_STDERR
+    elif report is not None:
+        environment[VARIABLES["report"]] = _report_file(Path(report), [Path(target)] if kind == "script" else [])
     environment[VARIABLES["core"]] = _core.__file__
     preloads = [choice.preload] if choice.preload else []
     if path == "early":
@@ -135,6 +134,16 @@ def live_command(label: str, kind: str, target: str, args: list[str], report: st
     program = [target, *args] if kind == "script" else ["-m", target, *args]
     argv = [interpreter, *program] if path == "early" else [interpreter, str(BOOTSTRAP), kind, target, *args]
     return LiveCommand(argv=argv, environment=environment, path=path, choice=choice)
+
+
+def _report_file(report: Path, inputs: list[Path]) -> str:
+    """The statistics file's absolute path (the program may change folders), checked now:
+    it is written only when the program ends."""
+    check_output_file(report, inputs, what="statistics")
+    folder = report.absolute().parent
+    if not folder.is_dir():
+        raise UsageError(f"{report}: cannot write the statistics there: {folder} is not a folder")
+    return str(report.absolute())
 
 
 def replace_process(command: LiveCommand) -> None:

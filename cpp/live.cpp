@@ -228,6 +228,18 @@ std::string own_report(const LiveRun& run) {
   return "";
 }
 
+// The process's RSS now and its peak: the kernel updates VmHWM lazily, so the peak is at
+// least the RSS read with it (the same rule as the memory pass's).
+struct ProcessMemory {
+  std::optional<uint64_t> peak_rss_bytes;
+  std::optional<uint64_t> rss_bytes;
+};
+ProcessMemory process_memory() {
+  ProcessMemory m{process_peak_rss_bytes(), process_rss_bytes()};
+  if (m.rss_bytes && (!m.peak_rss_bytes || *m.peak_rss_bytes < *m.rss_bytes)) m.peak_rss_bytes = m.rss_bytes;
+  return m;
+}
+
 std::string malloc_library() {
   for (const auto& [name, value] : SystemMalloc().figures().info)
     if (name == "malloc_library") return value;
@@ -295,6 +307,7 @@ std::optional<LiveStatus> live_status() {
 
 std::string live_report_json(const char* ended) {
   const LiveRun& run = *the_run;
+  const ProcessMemory memory = process_memory();
   JsonObject out;
   out.text("allocator", run.settings.label)
       .text("spec", run.spec.canonical())
@@ -304,8 +317,8 @@ std::string live_report_json(const char* ended) {
       .number("pid", static_cast<uint64_t>(run.owner))
       .text("ended", ended)
       .text("malloc_library", malloc_library())
-      .number("process_peak_rss_bytes", process_peak_rss_bytes())
-      .number("process_rss_bytes_at_exit", process_rss_bytes());
+      .number("process_peak_rss_bytes", memory.peak_rss_bytes)
+      .number("process_rss_bytes_at_exit", memory.rss_bytes);
   if (run.variant != nullptr) {
     const LiveCounts counts = run.variant->counts();
     char share[32];
@@ -344,8 +357,9 @@ std::string live_report_text() {
     out += debug_stats_line("# other arena-allocator chunks", arenas.other_chunks_mapped);
   }
   if (run.spec.kind == AllocatorKind::system) out += "malloc from " + malloc_library() + "\n";
-  out += "\n" + debug_stats_line("process peak RSS bytes", process_peak_rss_bytes().value_or(0));
-  out += debug_stats_line("process RSS bytes at exit", process_rss_bytes().value_or(0));
+  const ProcessMemory memory = process_memory();
+  out += "\n" + debug_stats_line("process peak RSS bytes", memory.peak_rss_bytes.value_or(0));
+  out += debug_stats_line("process RSS bytes at exit", memory.rss_bytes.value_or(0));
   return out;
 }
 

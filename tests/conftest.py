@@ -22,3 +22,41 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 settings.load_profile(os.environ.get("ALLOCBENCH_HYPOTHESIS", "default"))
+
+
+# The live switch: ALLOCBENCH_TEST_LIVE=SPEC runs the whole test suite with that allocator
+# installed live (allocbench exec) in the pytest process and every Python it starts. pytest
+# re-executes itself under the variant before collecting; the summary says what ran.
+LIVE_SWITCH = "ALLOCBENCH_TEST_LIVE"
+_REEXECUTED = "ALLOCBENCH_TEST_LIVE_STARTED"
+
+
+def pytest_configure(config):
+    spec = os.environ.get(LIVE_SWITCH)
+    if not spec:
+        return
+    import sys
+
+    from allocbench import _core
+    from allocbench.live import live_command, replace_process
+
+    status = _core.live_status()
+    if status is not None and status["allocator"] == spec:
+        return
+    if os.environ.get(_REEXECUTED) == spec:
+        raise SystemExit(f"{LIVE_SWITCH}={spec}: pytest was started under it, but it is not installed")
+    command = live_command(spec, "module", "pytest", sys.argv[1:], base_environment={**os.environ, _REEXECUTED: spec})
+    replace_process(command)
+
+
+def pytest_terminal_summary(terminalreporter):
+    from allocbench import _core
+
+    status = _core.live_status()
+    if status is None or not os.environ.get(LIVE_SWITCH):
+        return
+    line = f"live: {status['allocator']} ({status['path']} path)"
+    if status["variant_installed"]:
+        line += (f": served {status['served_share']:.2%} of {status['small_requests']:,} small requests; "
+                 f"invariants: {status['valid'] or 'hold'}")
+    terminalreporter.write_line(line)
