@@ -51,15 +51,15 @@ void LiveVariant::install() {
 void* LiveVariant::hook_malloc(void* ctx, size_t n) {
   LiveVariant& v = *installed_variant;
   v.caller_ = static_cast<const DomainHook*>(ctx);
+  if (ALLOCBENCH_UNLIKELY(!v.is_small(n))) return v.model_.allocate_unsized(n);  // passed through
+  ++v.counts_.small_requests;
   void* block = v.model_.allocate_unsized(n);
-  if (ALLOCBENCH_LIKELY(v.is_small(n))) {
-    ++v.counts_.small_requests;
-    if (ALLOCBENCH_UNLIKELY(block == nullptr)) {
-      ++v.counts_.small_requests_passed_down;
-      block = below_malloc(&v, n);
-    }
-  }
-  return block;
+  return ALLOCBENCH_LIKELY(block != nullptr) ? block : v.small_request_below(n);
+}
+
+void* LiveVariant::small_request_below(size_t n) {
+  ++counts_.small_requests_passed_down;
+  return below_malloc(this, n);
 }
 
 void* LiveVariant::hook_calloc(void* ctx, size_t count, size_t size) {

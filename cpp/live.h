@@ -90,6 +90,8 @@ class LiveVariant {
   static void* hook_realloc(void* ctx, void* block, size_t n);
   static void hook_free(void* ctx, void* block);
   static void* below_malloc(void* ctx, size_t n);
+  // A small request the pools could not serve (no arena to be had): below, counted.
+  [[gnu::noinline, gnu::cold]] void* small_request_below(size_t n);
   static void* below_calloc(void* ctx, size_t count, size_t size);
   static void* below_realloc(void* ctx, void* block, size_t n);
   static void below_free(void* ctx, void* block);

@@ -45,7 +45,10 @@ def pytest_configure(config):
         return
     if os.environ.get(_REEXECUTED) == spec:
         raise SystemExit(f"{LIVE_SWITCH}={spec}: pytest was started under it, but it is not installed")
-    command = live_command(spec, "module", "pytest", sys.argv[1:], base_environment={**os.environ, _REEXECUTED: spec})
+    # Started again as it was started: `python -m pytest` (the current folder first on sys.path)
+    # or the pytest script (the installed package only).
+    kind, target = ("module", "pytest") if os.path.basename(sys.argv[0]) == "__main__.py" else ("script", sys.argv[0])
+    command = live_command(spec, kind, target, sys.argv[1:], base_environment={**os.environ, _REEXECUTED: spec})
     replace_process(command)
 
 
