@@ -38,7 +38,7 @@ from allocbench.outputs import check_output_file
 
 PATHS = ("auto", "early", "fallback")
 BOOTSTRAP = Path(__file__).parent / "_live_bootstrap.py"
-PRELOAD_LIBRARY = Path(_core.__file__).parent / "liballocbench_preload.so"
+PRELOAD_LIBRARY = Path(os.path.realpath(_core.__file__)).parent / "liballocbench_preload.so"
 VARIABLES = _core.LIVE_VARIABLES  # the environment's names, declared once in cpp/live_preload.h
 REPORT_TO_STDERR = "-"
 
