@@ -55,19 +55,21 @@ def early_path_possible(interpreter: str) -> bool:
     """Whether the interpreter executable imports Py_BytesMain (from libpython), so that a
     preloaded definition is the one its main() calls. False for an executable that defines
     it, has none, or is not a 64-bit ELF file."""
-    return _dynamic_symbol(os.path.realpath(interpreter), b"Py_BytesMain") == "imported"
+    return dynamic_symbols(os.path.realpath(interpreter)).get("Py_BytesMain") == "imported"
 
 
-def _dynamic_symbol(path: str, name: bytes) -> str:
-    """"imported", "defined" or "absent": `name` in the ELF64 dynamic symbol table of `path`."""
+def dynamic_symbols(path: str) -> dict[str, str]:
+    """Every name in the ELF64 dynamic symbol table of `path`: "imported" (undefined there) or
+    "defined". Empty for a file that cannot be read or is not a 64-bit ELF file."""
     try:
         with open(path, "rb") as executable:
             data = executable.read()
     except OSError:
-        return "absent"
+        return {}
     if data[:4] != b"\x7fELF" or len(data) < 64 or data[4] != 2:
-        return "absent"
+        return {}
     order = "<" if data[5] == 1 else ">"
+    symbols = {}
     try:
         (section_offset,) = struct.unpack_from(order + "Q", data, 0x28)
         entry_size, entries = struct.unpack_from(order + "HH", data, 0x3A)
@@ -76,14 +78,14 @@ def _dynamic_symbol(path: str, name: bytes) -> str:
             if kind != 11 or symbol_size == 0:  # SHT_DYNSYM
                 continue
             strings = sections[link][4]
-            for i in range(size // symbol_size):
+            for i in range(1, size // symbol_size):  # entry 0 is the null symbol
                 name_at, _, _, section_index, _, _ = struct.unpack_from(order + "IBBHQQ", data, offset + i * symbol_size)
                 start = strings + name_at
-                if data[start:data.index(b"\0", start)] == name:
-                    return "imported" if section_index == 0 else "defined"
+                name = data[start:data.index(b"\0", start)].decode("ascii", "replace")
+                symbols[name] = "imported" if section_index == 0 else "defined"
     except (struct.error, IndexError, ValueError):
-        return "absent"
-    return "absent"
+        return {}
+    return symbols
 
 
 def _without_shim(preloads: str) -> list[str]:

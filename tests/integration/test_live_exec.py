@@ -16,7 +16,7 @@ import pytest
 
 from allocbench import workloads
 from allocbench.allocators import KNOWN_LIBRARIES, find_library
-from allocbench.live import early_path_possible, read_stats
+from allocbench.live import dynamic_symbols, early_path_possible, live_command, read_stats
 
 pytestmark = pytest.mark.integration
 
@@ -242,3 +242,24 @@ def test_the_arena_observer_matches_the_interpreters_arena_counts(path, tmp_path
     stats = read_stats(tmp_path / "s.json")
     assert stats.arenas["arenas_mapped"] >= figures["observed"][0]
     assert stats.interpreter_counters()["# arenas allocated total"] >= figures["interpreter"][0]
+
+
+STATIC_INTERPRETERS = [path for path in ("/usr/bin/python3.11",)
+                       if os.path.isfile(path) and dynamic_symbols(path).get("Py_BytesMain") == "defined"]
+
+
+@pytest.mark.skipif(not STATIC_INTERPRETERS, reason="no statically linked Python 3.11 here (Debian's /usr/bin/python3.11)")
+def test_a_statically_linked_interpreter_takes_the_fallback_path(tmp_path):
+    # The extension blocks of FOREIGN but numpy (not installed for that interpreter).
+    program = write(tmp_path, "foreign.py", FOREIGN.replace("import numpy as np", "").split("    arrays =")[0] +
+                    "    print('done')\n")
+    interpreter = STATIC_INTERPRETERS[0]
+    expected = subprocess.run([interpreter, program], capture_output=True, timeout=300)
+    live = live_command("pymalloc:preset=cpython-3.9", "script", str(program), [], report=tmp_path / "s.json",
+                        interpreter=interpreter, base_environment={**os.environ, **HASH_SEED})
+    done = subprocess.run(live.argv, env=live.environment, capture_output=True, timeout=300)
+    assert live.path == "fallback"
+    assert (done.returncode, done.stdout, done.stderr) == (0, expected.stdout, b"") and expected.stdout == b"done\n"
+    stats = read_stats(tmp_path / "s.json")
+    assert stats.path == "fallback" and stats.small_blocks_before_install > 1000
+    assert 0 < stats.served_share < 1 and stats.small_requests_served > 10_000

@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from allocbench import _core
 from allocbench.allocators import find_library
 from allocbench.errors import UsageError
-from allocbench.live import (BOOTSTRAP, PRELOAD_LIBRARY, VARIABLES, early_path_possible, live_command,
-                             read_stats)
+from allocbench.live import (BOOTSTRAP, PRELOAD_LIBRARY, VARIABLES, dynamic_symbols, early_path_possible,
+                             live_command, read_stats)
 
 EARLY_HERE = early_path_possible(sys.executable)
 BASE = {"PATH": "/usr/bin:/bin", "HOME": "/nowhere"}
@@ -89,6 +89,13 @@ def test_the_early_path_needs_an_interpreter_that_imports_py_bytesmain(tmp_path)
     with pytest.raises(UsageError, match="statically linked"):
         live_command("pymalloc", "module", "x", [], path="early", interpreter=str(not_elf))
     assert live_command("pymalloc", "module", "x", [], interpreter=str(not_elf)).path == "fallback"
+
+
+def test_the_shim_references_no_python_symbol_and_defines_py_bytesmain():
+    symbols = dynamic_symbols(str(PRELOAD_LIBRARY))
+    assert symbols["Py_BytesMain"] == "defined"
+    assert [name for name, kind in symbols.items() if kind == "imported" and name.lstrip("_").startswith("Py")] == []
+    assert dynamic_symbols(_core.__file__)["allocbench_live_start_early"] == "defined"
 
 
 LABELS = st.sampled_from(["pymalloc", "pymalloc:preset=cpython-3.8", "cpython", "system"])
