@@ -16,7 +16,9 @@ import sys
 
 from _record_bootstrap import _program_path_entry, load_core
 
-CORE_VARIABLE = "ALLOCBENCH_LIVE_CORE"  # cpp/live_preload.h's kLiveCoreVariable: the _core to load
+# cpp/live_preload.h's kLiveCoreVariable (the core's LIVE_VARIABLES["core"]): read before the
+# core, which knows the names, is loaded.
+CORE_VARIABLE = "ALLOCBENCH_LIVE_CORE"
 
 
 def main() -> None:
@@ -27,6 +29,9 @@ def main() -> None:
     except core.ConfigError as error:
         print(f"allocbench exec: {error}", file=sys.stderr)
         raise SystemExit(2) from None
+    # The core took the report target out of the C library's environment; os.environ was
+    # copied before: the processes the program starts with it must not report either.
+    os.environ.pop(core.LIVE_VARIABLES["report"], None)
     sys.path[0] = _program_path_entry(kind, target)
 
     import runpy
