@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -42,8 +41,7 @@ LiveVariant::LiveVariant(const PymallocConfig& config, LivePath path, std::optio
 void LiveVariant::install() {
   if (installed_variant != nullptr) return;
   installed_variant = this;
-  // A call may come before hooks_.install() returns (none does: the GIL is held), and it
-  // must find a domain to pass through to.
+  // Every call sets the domain it comes from; this one keeps below() defined before the first.
   caller_ = &hooks_.obj;
   hooks_.install(HookFunctions{hook_malloc, hook_calloc, hook_realloc, hook_free});
 }
