@@ -123,7 +123,8 @@ FOREIGN = """
     deque = collections.deque(range(100000))
     while deque:
         deque.pop()
-    print("done", str(total)[:30])
+    from allocbench import _core
+    print("done", str(total)[:30], "invariants:", _core.live_status()["valid"] or "hold")
     """
 
 
@@ -134,7 +135,7 @@ def test_blocks_from_before_the_install_and_from_extensions_are_freed_safely(pat
     env = {"PYTHONMALLOC": pythonmalloc} if pythonmalloc else {}
     done = exec_live("pymalloc:preset=cpython-3.8", program, cwd=tmp_path, path=path, stats=tmp_path / "s.json", env=env)
     assert done.returncode == 0, done.stderr.decode()[-3000:]
-    assert done.stdout.startswith(b"done ") and done.stderr == b""
+    assert done.stdout.startswith(b"done ") and done.stdout.endswith(b" invariants: hold\n") and done.stderr == b""
     stats = read_stats(tmp_path / "s.json")
     assert stats.debug_hooks == (path == "early" and "debug" in pythonmalloc)
     assert stats.small_requests_served > 100_000
