@@ -90,7 +90,7 @@ def main() -> None:
             stats = read_stats(report)
             cpu_ratio = statistics.median(cpu_ratios)
             cpu_ratios_all.append(cpu_ratio)
-            served = f"{stats.served_share:.2%}" if stats.served_share is not None else "-"
+            served = f"{stats.served_share:.3%}" if stats.served_share is not None else "-"
             row = (f"{name:<22} {statistics.median(plain_cpu):11.3f} {statistics.median(live_cpu):10.3f} "
                    f"{cpu_ratio:9.3f} {statistics.median(wall_ratios):10.3f} {stats.small_requests or 0:14,} {served:>8}")
             if args.instructions:
