@@ -39,15 +39,17 @@ def _program_path_entry(kind: str, target: str) -> str | None:
     return os.getcwd() if kind == "module" else None
 
 
-def load_core():
-    """allocbench._core, loaded from this folder without running the package's __init__."""
+def load_core(path: str | None = None):
+    """allocbench._core, loaded from `path`, or else from this folder, without running the
+    package's __init__."""
     import importlib.machinery
     import importlib.util
 
     if "allocbench._core" in sys.modules:
         return sys.modules["allocbench._core"]
-    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-        candidate = os.path.join(_PACKAGE_DIR, "_core" + suffix)
+    candidates = [path] if path else [os.path.join(_PACKAGE_DIR, "_core" + suffix)
+                                      for suffix in importlib.machinery.EXTENSION_SUFFIXES]
+    for candidate in candidates:
         if os.path.exists(candidate):
             spec = importlib.util.spec_from_file_location("allocbench._core", candidate)
             core = importlib.util.module_from_spec(spec)

@@ -95,6 +95,8 @@ def resolve(label: str, search_dirs: tuple[str, ...] = LIBRARY_DIRS) -> Allocato
     """The allocator a label names. Raises ConfigError for a bad core spec and UsageError for a
     library that is not installed."""
     label = label.strip()
+    if not label.isascii() and label.encode("utf-8", "surrogateescape") != label.encode("utf-8", "replace"):
+        raise UsageError(f"allocator '{label[:200]}': not UTF-8 text (a spec is ASCII words and numbers)")
     if label in KNOWN_LIBRARIES:
         path = find_library(label, search_dirs)
         if path is None:

@@ -18,7 +18,7 @@ import sys
 from allocbench._core import ConfigError, TraceError
 from allocbench.errors import UsageError
 
-COMMANDS = ["run", "sweep", "show", "compare", "report", "list", "spec", "generate", "replay", "record", "import_capture", "trace"]
+COMMANDS = ["run", "sweep", "show", "compare", "report", "list", "spec", "generate", "replay", "record", "import_capture", "exec", "trace"]
 
 
 _OUTPUT_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EBADF)

@@ -54,8 +54,9 @@ class RecordingResult:
     failure: str | None = None  # why no trace was written, when the bootstrap did not say it itself
 
 
-def program_to_run(module: list[str] | None, program: list[str]) -> tuple[str, str, list[str]]:
-    """("script", path, args) or ("module", name, args) from the command line."""
+def program_to_run(module: list[str] | None, program: list[str], verb: str = "record") -> tuple[str, str, list[str]]:
+    """("script", path, args) or ("module", name, args) from the command line (`record`'s and
+    `exec`'s: -- python SCRIPT [ARGS] or -m MODULE [ARGS]); `verb` names the command in errors."""
     if module is not None:
         if program:
             raise UsageError("give either -m MODULE or -- python SCRIPT, not both")
@@ -65,11 +66,11 @@ def program_to_run(module: list[str] | None, program: list[str]) -> tuple[str, s
     if program and _INTERPRETER_NAME.match(os.path.basename(program[0])):
         program = program[1:]  # the interpreter is always this one: sys.executable
     if not program:
-        raise UsageError("nothing to record: give -- python SCRIPT [ARGS...] or -m MODULE [ARGS...]")
+        raise UsageError(f"nothing to {verb}: give -- python SCRIPT [ARGS...] or -m MODULE [ARGS...]")
     if program[0] == "-m":
-        return program_to_run(program[1:], [])
+        return program_to_run(program[1:], [], verb)
     if program[0].startswith("-"):
-        raise UsageError(f"{program[0]}: interpreter options are not supported; record a SCRIPT or -m MODULE")
+        raise UsageError(f"{program[0]}: interpreter options are not supported; {verb} a SCRIPT or -m MODULE")
     if not os.path.isfile(program[0]):
         raise UsageError(f"{program[0]}: no such script")
     return "script", program[0], program[1:]

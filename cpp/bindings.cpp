@@ -17,9 +17,13 @@
 #include <mutex>
 
 #include "allocator.h"
+#include "arena_observer.h"
 #include "files.h"
 #include "generators.h"
 #include "handles.h"
+#include "live.h"
+#include "live_preload.h"
+#include "live_startup.h"
 #include "recorder.h"
 #include "replay.h"
 #include "trace_format.h"
@@ -441,6 +445,48 @@ void bind_replay(py::module_& m) {
       "Writes a synthetic trace; params is a list of (name, value) text pairs.");
 }
 
+py::dict arena_observation_to_dict(const ArenaObserver& observer) {
+  const ArenaObservation o = observer.observation();
+  py::list timeline;
+  for (const ArenaSample& sample : o.timeline) timeline.append(py::make_tuple(sample.time_ns, sample.arenas_current));
+  return py::dict(py::arg("installed") = observer.installed(), py::arg("arenas_mapped") = o.arenas_mapped,
+                  py::arg("arenas_unmapped") = o.arenas_unmapped, py::arg("arenas_peak") = o.arenas_peak,
+                  py::arg("other_chunks_mapped") = o.other_chunks_mapped,
+                  py::arg("other_chunks_unmapped") = o.other_chunks_unmapped,
+                  py::arg("timeline_dropped") = o.timeline_dropped, py::arg("timeline") = timeline,
+                  py::arg("valid") = observer.is_valid());
+}
+
+void bind_live(py::module_& m) {
+  m.attr("LIVE_VARIABLES") = py::dict(py::arg("spec") = kLiveSpecVariable, py::arg("label") = kLiveLabelVariable,
+                                      py::arg("report") = kLiveReportVariable, py::arg("core") = kLiveCoreVariable);
+  m.def(
+      "live_status",
+      []() -> py::object {
+        const std::optional<LiveStatus> s = live_status();
+        if (!s) return py::none();
+        return py::dict(py::arg("allocator") = s->label, py::arg("spec") = s->spec, py::arg("path") = s->path,
+                        py::arg("python_allocator") = s->python_allocator, py::arg("debug_hooks") = s->debug_hooks,
+                        py::arg("variant_installed") = s->variant_installed,
+                        py::arg("small_requests") = s->counts.small_requests,
+                        py::arg("small_requests_served") = s->counts.small_requests_served(),
+                        py::arg("small_blocks_before_install") = s->counts.small_blocks_before_install,
+                        py::arg("served_share") = s->counts.served_share(),
+                        py::arg("valid") = s->valid);
+      },
+      "The live run of this process (cpp/live.h), None when the program does not run live.");
+  m.def("check_live_spec", [](const std::string& spec) { return check_live_spec(spec).canonical(); }, py::arg("spec"),
+        "The canonical spec, when it can run a program live; ConfigError when it cannot.");
+  m.def("start_live_fallback", &start_live_fallback, py::arg("small_blocks_before"),
+        "Installs the live run named by the environment now, as a wrapping hook (the fallback path).");
+  m.def("live_report_json", [] { return live_status() ? py::object(py::str(live_report_json("running"))) : py::object(py::none()); },
+        "The report of this process's live run as it stands (JSON text), None when there is none.");
+  m.def("observe_arenas", [] { process_arena_observer().install(); },
+        "Wraps the interpreter's arena allocator with the counting observer (once per process).");
+  m.def("arena_observation", [] { return arena_observation_to_dict(process_arena_observer()); },
+        "What the arena observer counted: arenas mapped and unmapped, other chunks, the timeline.");
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -449,4 +495,5 @@ PYBIND11_MODULE(_core, m) {
   bind_allocator(m);
   bind_traces(m);
   bind_replay(m);
+  bind_live(m);
 }

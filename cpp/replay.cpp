@@ -441,6 +441,18 @@ std::optional<uint64_t> process_rss_bytes() {
   return resident * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
 }
 
+std::optional<uint64_t> process_peak_rss_bytes() {
+  std::FILE* status = std::fopen("/proc/self/status", "r");
+  if (status == nullptr) return std::nullopt;
+  char line[256];
+  std::optional<uint64_t> peak;
+  unsigned long long kib = 0;
+  while (!peak && std::fgets(line, sizeof line, status) != nullptr)
+    if (std::sscanf(line, "VmHWM: %llu kB", &kib) == 1) peak = kib * 1024;
+  std::fclose(status);
+  return peak;
+}
+
 ReplayResult replay(TraceReader& reader, Allocator& allocator, const ReplayOptions& options) {
   return replay_loops(reader, options, [&]() -> Allocator& { return allocator; });
 }

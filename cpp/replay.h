@@ -68,6 +68,9 @@ struct TimelineSample {
 // The process's resident set size now, from /proc/self/statm; empty where it cannot be read.
 // The same measure for every allocator, whatever it can report about itself.
 std::optional<uint64_t> process_rss_bytes();
+// The kernel's high-water mark of the process's resident set (VmHWM in /proc/self/status);
+// empty where it cannot be read.
+std::optional<uint64_t> process_peak_rss_bytes();
 // Resets the kernel's high-water mark of RSS (VmHWM) to the current RSS (Linux 4.0+; a no-op
 // where refused).
 void reset_peak_rss();

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from allocbench.allocators import worker_environment
+
 pytestmark = pytest.mark.integration
 
 PROBE = Path(__file__).with_name("fidelity_probe.py")
@@ -25,7 +27,9 @@ PROBE = Path(__file__).with_name("fidelity_probe.py")
 
 @pytest.fixture(scope="module")
 def report() -> dict:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONMALLOC"}
+    # The interpreter's own allocators: no PYTHONMALLOC, and no variant installed live (the
+    # test suite may run under one: ALLOCBENCH_TEST_LIVE).
+    env = worker_environment(dict(os.environ), preload=None)
     done = subprocess.run([sys.executable, str(PROBE)], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
