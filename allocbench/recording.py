@@ -10,6 +10,11 @@ and its exit status is returned. The trace is written to a temporary file beside
 and renamed only once it is complete, so a recording that fails never leaves a file that
 looks finished; a program that exits with an error still gives its trace, marked with its
 exit status in the metadata.
+
+The recording hook writes format version 2 with its chunks encoded but not compressed, so that
+the program pays for no compression while it runs; once it has ended, the trace is read
+through (every chunk decoded and its checksum verified) and written again compressed, as
+`allocbench trace convert` does.
 """
 
 from __future__ import annotations
@@ -80,6 +85,7 @@ def record(kind: str, target: str, args: list[str], output: Path, command: list[
     nowhere (the trace cache's own programs); else it passes through."""
     output = check_output_file(Path(output), [Path(target)] if kind == "script" else [], what="trace")
     temporary = _temporary_trace(output)
+    compressed = _temporary_trace(output)
     environment = dict(os.environ, PYTHONHASHSEED=str(HASH_SEED), PYTHONDONTWRITEBYTECODE="1")
     try:
         with without_address_randomization() as randomization_off:
@@ -102,16 +108,18 @@ def record(kind: str, target: str, args: list[str], output: Path, command: list[
         if not temporary.exists():
             return RecordingResult(status, written=False)  # the bootstrap refused the program and said why
         try:
-            _core.TraceReader(temporary)
+            _core.copy_trace(temporary, compressed, _core.TRACE_VERSION)
         except _core.TraceError as error:
-            return RecordingResult(status, written=False, failure=str(error).removeprefix(f"{temporary}: "))
+            failure = str(error).removeprefix(f"{temporary}: ").removeprefix(f"{compressed}: ")
+            return RecordingResult(status, written=False, failure=failure)
         umask = os.umask(0)
         os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # mkstemp made it private; a trace is an ordinary file
-        os.replace(temporary, output)
+        os.chmod(compressed, 0o666 & ~umask)  # mkstemp made it private; a trace is an ordinary file
+        os.replace(compressed, output)
         return RecordingResult(status, written=True)
     finally:
         temporary.unlink(missing_ok=True)
+        compressed.unlink(missing_ok=True)
 
 
 def _wait(child: subprocess.Popen) -> int:
