@@ -259,6 +259,7 @@ void bind_traces(py::module_& m) {
             if (bytes % sizeof(TraceRecord) != 0)
               throw py::value_error("append_records: " + std::to_string(bytes) +
                                     " bytes is not a whole number of 16-byte records");
+            if (bytes == 0) return;  // memcpy into an empty vector's null data() is undefined
             std::vector<TraceRecord> records(bytes / sizeof(TraceRecord));
             std::memcpy(records.data(), info.ptr, bytes);
             writer.append(records.data(), records.size());
