@@ -13,6 +13,11 @@ longer used to change the trace. Its output passes through and its exit status i
 and renamed only once it is complete, so a recording that fails never leaves a file that
 looks finished; a program that exits with an error still gives its trace, marked with its
 exit status in the metadata.
+
+The recording hook writes format version 2 with its chunks encoded but not compressed, so that
+the program pays for no compression while it runs; once it has ended, the trace is read
+through (every chunk decoded and its checksum verified) and written again compressed, as
+`allocbench trace convert` does.
 """
 
 from __future__ import annotations
@@ -138,6 +143,7 @@ def record(kind: str, target: str, args: list[str], output: Path, command: list[
     metadata keys that say where the program comes from."""
     output = check_output_file(Path(output), [Path(target)] if kind in ("script", "call") else [], what="trace")
     temporary = _temporary_trace(output)
+    compressed = _temporary_trace(output)
     try:
         with without_address_randomization() as randomization_off:
             metadata = {
@@ -159,16 +165,18 @@ def record(kind: str, target: str, args: list[str], output: Path, command: list[
         if not temporary.exists():
             return RecordingResult(status, written=False)  # the bootstrap refused the program and said why
         try:
-            _core.TraceReader(temporary)
+            _core.copy_trace(temporary, compressed, _core.TRACE_VERSION)
         except _core.TraceError as error:
-            return RecordingResult(status, written=False, failure=str(error).removeprefix(f"{temporary}: "))
+            failure = str(error).removeprefix(f"{temporary}: ").removeprefix(f"{compressed}: ")
+            return RecordingResult(status, written=False, failure=failure)
         umask = os.umask(0)
         os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # mkstemp made it private; a trace is an ordinary file
-        os.replace(temporary, output)
+        os.chmod(compressed, 0o666 & ~umask)  # mkstemp made it private; a trace is an ordinary file
+        os.replace(compressed, output)
         return RecordingResult(status, written=True)
     finally:
         temporary.unlink(missing_ok=True)
+        compressed.unlink(missing_ok=True)
 
 
 def _wait(child: subprocess.Popen) -> int:

@@ -1,7 +1,7 @@
-"""Trace files from Python: write, open, iterate as numpy chunks, summarise.
+"""Trace files from Python: write, open, iterate as numpy chunks, summarise, convert.
 
-The format (docs/trace-format.md) is read and written by the C++ core, which verifies every
-chunk; the summary that `allocbench trace info` prints comes from the core's scan_trace,
+The format (docs/trace-format.md, versions 1 and 2) is read and written by the C++ core, which
+verifies every chunk and hands out 16-byte records whatever the version on disk; the summary that `allocbench trace info` prints comes from the core's scan_trace,
 which reads the trace through the replay loop's own checks (liveness, absurd sizes), so a
 fault is worded the same by `trace info` and by a replay. Memory stays bounded: one chunk at
 a time, plus a table of the trace's id space (at most its peak live blocks plus one) and one
@@ -19,7 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from allocbench import _core
-from allocbench._core import TraceError, TraceReader, TraceWriter, trace_op_names
+from allocbench._core import TRACE_VERSION, TRACE_VERSIONS, TraceError, TraceReader, TraceWriter, trace_op_names
+from allocbench.errors import UsageError
+from allocbench.outputs import check_output_file
 
 __all__ = [
     "RECORD_DTYPE",
@@ -30,6 +32,7 @@ __all__ = [
     "TraceStats",
     "write_trace",
     "summarise",
+    "convert",
 ]
 
 RECORD_DTYPE = np.dtype(
@@ -53,9 +56,12 @@ def _as_records(records: np.ndarray | Iterable[tuple]) -> np.ndarray:
     return np.array(rows, dtype=RECORD_DTYPE)
 
 
-def write_trace(path: str | bytes | os.PathLike, records: np.ndarray | Iterable[tuple], metadata: dict) -> dict:
-    """Writes a whole trace; returns its summary (op count, id space, checksum, ...)."""
-    writer = TraceWriter(path, json.dumps(metadata))
+def write_trace(path: str | bytes | os.PathLike, records: np.ndarray | Iterable[tuple], metadata: dict,
+                version: int = TRACE_VERSION, compress: bool = True) -> dict:
+    """Writes a whole trace in format `version` (default: the newest; `compress`: version 2's
+    chunks with zlib, where that makes them smaller); returns its summary (version, op count,
+    id space, checksum, ...)."""
+    writer = TraceWriter(path, json.dumps(metadata), version=version, compress=compress)
     writer.append_records(_as_records(records))
     writer.close()
     return writer.summary
@@ -71,6 +77,8 @@ class Trace:
         # the same (no lone surrogates, no numbers of absurd length).
         self.metadata: dict = json.loads(self._reader.metadata_json)
         self.summary: dict = self._reader.summary
+        self.version: int = self.summary["version"]
+        self.file_bytes: int = self._reader.file_bytes
 
     def chunks(self) -> Iterator[tuple[int, np.ndarray]]:
         """(index of the chunk's first op, records) for each chunk, from the start."""
@@ -83,6 +91,9 @@ class Trace:
 class TraceStats:
     path: str
     metadata: dict
+    version: int  # of the trace format
+    file_bytes: int
+    bytes_per_op: float | None  # file_bytes / op_count; None for a trace without ops
     op_count: int
     ops_by_kind: dict[str, int]
     ops_by_domain: dict[str, int]
@@ -130,10 +141,14 @@ def summarise(source: str | os.PathLike | Trace) -> TraceStats:
     requests = int(counts.sum())
     recorded_skips = trace.metadata.get("ops_skipped", {})
     ops = scan.ops
+    op_count = trace.summary["op_count"]
     return TraceStats(
         path=os.fsdecode(trace.path),
         metadata=trace.metadata,
-        op_count=trace.summary["op_count"],
+        version=trace.version,
+        file_bytes=trace.file_bytes,
+        bytes_per_op=trace.file_bytes / op_count if op_count else None,
+        op_count=op_count,
         ops_by_kind=ops.as_dict(),
         ops_by_domain=ops.by_domain,
         skipped_on_replay=trace.summary["skipped_ops"],
@@ -152,3 +167,28 @@ def summarise(source: str | os.PathLike | Trace) -> TraceStats:
         size_percentiles={p: _percentile(values, counts, p) for p in PERCENTILES} if requests else {},
         by_size_class=by_size_class(values, counts),
     )
+
+
+def convert(source: str | os.PathLike, output: str | os.PathLike, version: int = TRACE_VERSION) -> dict:
+    """Writes the trace at `source` again at `output` in format `version`: the same metadata
+    and records in the same order, only their encoding changes (so the chunk CRCs and the
+    checksum of the records stay the same). The output follows the rule of outputs.py (not a
+    folder, link or device, not the source itself) and is written under a temporary name
+    beside it, renamed into place only when complete: a source found corrupt halfway through
+    leaves nothing behind. Returns the new trace's summary. Raises TraceError (one line) for a
+    bad source, UsageError for a bad output or version."""
+    if version not in TRACE_VERSIONS:
+        raise UsageError(f"version {version}: this allocbench writes versions {', '.join(map(str, TRACE_VERSIONS))}")
+    output = check_output_file(Path(os.fsdecode(output)), [Path(os.fsdecode(source))], what="trace")
+    partial = output.with_name(f".{output.name}.{os.getpid()}.partial")
+    try:
+        summary = _core.copy_trace(source, partial, version)
+        os.replace(partial, output)
+    except TraceError as error:  # a failure to write names the output, not its temporary name
+        message = str(error)
+        if message.startswith(f"{partial}: "):
+            raise TraceError(f"{output}: {message.removeprefix(f'{partial}: ')}") from None
+        raise
+    finally:
+        partial.unlink(missing_ok=True)
+    return summary

@@ -54,7 +54,7 @@ def main() -> None:
         print(f"{'trace':<22}{'ops':>11}{'harness':>9}{'floor':>8}{'pymalloc':>10}{'harness/pm':>12}{'floor/pm':>10}")
         worst = {"harness": 0.0, FLOOR: 0.0}
         for trace in traces:
-            ops = allocbench.replay(trace, FLOOR).played_ops
+            ops = allocbench.replay(trace, FLOOR).ops.played
             timers = {
                 "harness": lambda: time_harness_only(1, trace, args.touch),
                 FLOOR: lambda: time_replay(1, trace, FLOOR, args.touch),

@@ -18,6 +18,7 @@
 
 #include "allocator.h"
 #include "arena_observer.h"
+#include "compression.h"
 #include "files.h"
 #include "generators.h"
 #include "handles.h"
@@ -215,14 +216,17 @@ struct ChunkReader {
 };
 
 py::dict trace_summary_to_dict(const TraceSummary& s) {
-  return py::dict(py::arg("op_count") = s.op_count, py::arg("chunk_count") = s.chunk_count,
+  return py::dict(py::arg("version") = s.version, py::arg("op_count") = s.op_count, py::arg("chunk_count") = s.chunk_count,
                   py::arg("skipped_ops") = s.skipped_ops, py::arg("id_space") = s.id_space,
                   py::arg("checksum") = s.checksum);
 }
 
 void bind_traces(py::module_& m) {
   py::register_exception<TraceError>(m, "TraceError", PyExc_ValueError);
-  m.attr("TRACE_VERSION") = kTraceVersion;
+  m.attr("TRACE_VERSION") = kTraceVersionWritten;
+  py::list versions;
+  for (uint32_t v = kOldestTraceVersion; v <= kNewestTraceVersion; ++v) versions.append(v);
+  m.attr("TRACE_VERSIONS") = versions;
   m.attr("TRACE_CHUNK_RECORDS") = kChunkRecords;
   m.def("trace_op_names", [] {
     py::dict names;
@@ -239,14 +243,18 @@ void bind_traces(py::module_& m) {
       py::arg("data"), py::arg("crc") = 0, "The trace format's CRC-32 (equal to zlib.crc32).");
   m.def("input_path_problem", [](const py::handle& path) { return input_path_problem(path_bytes(path)); },
         py::arg("path"), "Empty when the path may be read (a regular file that opens); else what is wrong.");
+  m.def("zlib_version", &zlib_version, "The version of the zlib library the core compresses trace chunks with.");
   m.def("output_path_problem", [](const py::handle& path) { return output_path_problem(path_bytes(path)); },
         py::arg("path"), "Empty when the path may be written as an output file, else what is wrong (files.h).");
 
   py::class_<TraceWriter>(m, "TraceWriter", "Writes a trace file (see docs/trace-format.md).")
-      .def(py::init([](const py::handle& path, const std::string& metadata, size_t capacity) {
-             return new TraceWriter(path_bytes(path), metadata, capacity);
+      .def(py::init([](const py::handle& path, const std::string& metadata, size_t capacity, uint32_t version,
+                       bool compress) {
+             return new TraceWriter(path_bytes(path), metadata, capacity, version,
+                                    compress ? ChunkCompression::zlib : ChunkCompression::none);
            }),
-           py::arg("path"), py::arg("metadata_json"), py::arg("metadata_capacity") = 0)
+           py::arg("path"), py::arg("metadata_json"), py::arg("metadata_capacity") = 0,
+           py::arg("version") = kTraceVersionWritten, py::arg("compress") = true)
       .def(
           "append_records",
           [](TraceWriter& writer, const py::buffer& data) {
@@ -257,6 +265,7 @@ void bind_traces(py::module_& m) {
             if (bytes % sizeof(TraceRecord) != 0)
               throw py::value_error("append_records: " + std::to_string(bytes) +
                                     " bytes is not a whole number of 16-byte records");
+            if (bytes == 0) return;  // memcpy into an empty vector's null data() is undefined
             std::vector<TraceRecord> records(bytes / sizeof(TraceRecord));
             std::memcpy(records.data(), info.ptr, bytes);
             writer.append(records.data(), records.size());
@@ -270,6 +279,7 @@ void bind_traces(py::module_& m) {
       .def(py::init([](const py::handle& path) { return new ChunkReader(path_bytes(path)); }), py::arg("path"))
       .def_property_readonly("metadata_json", [](const ChunkReader& r) { return r.reader.metadata_json(); })
       .def_property_readonly("summary", [](const ChunkReader& r) { return trace_summary_to_dict(r.reader.summary()); })
+      .def_property_readonly("file_bytes", [](const ChunkReader& r) { return r.reader.file_bytes(); })
       .def(
           "next_chunk",
           [](ChunkReader& r) -> py::object {
@@ -284,6 +294,21 @@ void bind_traces(py::module_& m) {
           "The next verified chunk as bytes of 16-byte records; None after the last.")
       .def_property_readonly("chunk_first_op", [](const ChunkReader& r) { return r.reader.chunk_first_op(); })
       .def("rewind", [](ChunkReader& r) { r.reader.rewind(); });
+
+  m.def(
+      "copy_trace",
+      [](const py::handle& source, const py::handle& output, uint32_t version) {
+        const std::string from = path_bytes(source), to = path_bytes(output);
+        TraceSummary summary;
+        {
+          py::gil_scoped_release release;
+          TraceReader reader(from);
+          summary = copy_trace(reader, to, version);
+        }
+        return trace_summary_to_dict(summary);
+      },
+      py::arg("source"), py::arg("output"), py::arg("version"),
+      "Writes the trace at source again at output in the given format version; returns the new summary.");
 
   m.def(
       "start_recording",

@@ -324,7 +324,11 @@ void start_recording(const std::string& path, const std::string& metadata_json, 
   if (s.recording != nullptr) throw TraceError(path + ": a recording is already running in this process");
   if (!run_in_forked_child(stop_in_forked_child)) throw TraceError(path + ": cannot register the fork handler");
   auto recording = std::make_unique<Recording>();
-  recording->writer = std::make_unique<TraceWriter>(path, metadata_json, metadata_capacity);
+  // Chunks are encoded but not compressed here: compressing costs several times what encoding
+  // does, and in the hook that time is the recorded program's. allocbench record compresses
+  // the trace once the program has ended (recording.py).
+  recording->writer = std::make_unique<TraceWriter>(path, metadata_json, metadata_capacity, kTraceVersionWritten,
+                                                    ChunkCompression::none);
   s.recording = std::move(recording);
   s.failure.clear();
   s.forked_away = false;

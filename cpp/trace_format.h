@@ -4,23 +4,24 @@
 // it can be replayed against any allocator. The full specification, with byte offsets, is
 // docs/trace-format.md; this comment is its summary and the two must agree.
 //
-// Layout (all integers little endian):
-//   FileHeader     32 bytes: magic "ABTRACE\0", version (1), metadata length, CRC-32 of the
-//                  metadata, reserved
+// Layout (all integers little endian), the same frame in both versions:
+//   FileHeader     32 bytes: magic "ABTRACE\0", version (1 or 2), metadata length, CRC-32 of
+//                  the metadata, reserved
 //   metadata       JSON, UTF-8, `metadata_bytes` long (python version, command, domains, ...);
 //                  may end in spaces, room left for rewrite_metadata()
-//   chunk*         ChunkHeader (16 bytes: magic "CHNK", record count <= kChunkRecords,
-//                  CRC-32 of the records, reserved) then `count` Records of 16 bytes
+//   chunk*         a chunk header, then the chunk's records (at most kChunkRecords)
 //   Trailer        48 bytes: magic "TEND", op count, chunk count, skipped ops, id space,
 //                  checksum (CRC-32 over the chunk CRCs, in order), CRC-32 of the trailer
+// Version 1 chunk: ChunkHeader (16 bytes: magic "CHNK", record count, CRC, reserved), then
+//                  `count` records of 16 bytes (trace_record.h).
+// Version 2 chunk: ChunkHeader (24 bytes: magic "CHNK", record count, CRC, codec, reserved,
+//                  encoded bytes, stored bytes), then `stored` bytes: the records encoded
+//                  (trace_codec.h), compressed with zlib (codec 1) or as they are (codec 0).
+// In both versions a chunk's CRC is the CRC-32 of its records as 16-byte records, whatever
+// their encoding on disk: a reader checks what it hands out, so the checksums cover the
+// encoder, the compressor, the disk and the decoder at once, and a trace has the same chunk
+// CRCs and checksum in either version.
 //
-// Record (16 bytes):  op u8 | domain u8 | reserved u16 | id u32 | size u32 | arg u32
-//   alloc            id = new id, size = bytes
-//   calloc           id = new id, size = element count, arg = element size
-//   realloc          id = old id, size = new bytes, arg = new id (may equal the old id)
-//   free             id
-//   foreign_free     a free of a block allocated before recording started: skipped on replay
-//   foreign_realloc  a realloc of such a block: replayed as alloc(arg = new id, size)
 // Ids are recycled by the writer (a freed id is handed out again), so every id is below
 // `id_space`, which is at most the peak number of live blocks plus one: replay keeps a flat
 // table of id_space entries, memory proportional to the live set, however long the trace.
@@ -28,9 +29,14 @@
 //
 // Invariants the reader enforces, each failure a TraceError naming the file and the op index:
 // the file is a regular file (files.h); magic and version known; metadata is valid UTF-8 JSON
-// text (an object); every chunk's CRC matches; the trailer's counts and checksum match what
-// was read; ops and domains are known; ids < id_space; every reserved byte (header, chunk
-// headers, records, trailer) is zero.
+// text (an object); the chunk headers account for every byte between the metadata and the
+// trailer and for the trailer's op and chunk counts before any record is read (version 1 by
+// the file's size, version 2 by a walk over the chunk headers); every chunk's CRC matches;
+// the trailer's checksum matches what was read; ops and domains are known; ids < id_space;
+// every reserved byte and bit (header, chunk headers, records, trailer) is zero. A version 2
+// chunk is decompressed into a buffer of at most kMaxEncodedRecordBytes * kChunkRecords bytes,
+// its sizes checked against each other and against what deflate can expand before any of it
+// is read.
 // Liveness (a free of an id that is not live, a double free, an absurd size) is checked by
 // the consumer (replay, trace info), which knows the live set, with the same error shape.
 #pragma once
@@ -43,41 +49,25 @@
 #include <vector>
 
 #include "text.h"
+#include "trace_codec.h"
+#include "trace_record.h"
 
 namespace allocbench {
 
 inline constexpr char kTraceMagic[8] = {'A', 'B', 'T', 'R', 'A', 'C', 'E', '\0'};
-inline constexpr uint32_t kTraceVersion = 1;
+inline constexpr uint32_t kOldestTraceVersion = 1;
+inline constexpr uint32_t kNewestTraceVersion = 2;
+// What a writer writes unless told otherwise: the recorder, the generators, write_trace.
+inline constexpr uint32_t kTraceVersionWritten = 2;
 inline constexpr uint32_t kChunkRecords = 65536;
 inline constexpr size_t kFileHeaderBytes = 32;
-inline constexpr size_t kChunkHeaderBytes = 16;
 inline constexpr size_t kTrailerBytes = 48;
 
-enum class TraceOp : uint8_t {
-  alloc = 1,
-  calloc = 2,
-  realloc = 3,
-  free = 4,
-  foreign_free = 5,
-  foreign_realloc = 6,
-};
-
-enum class TraceDomain : uint8_t { raw = 0, mem = 1, obj = 2 };
-
-// "alloc", "calloc", ...; nullptr for a byte that is no op.
-const char* trace_op_name(uint8_t op);
-
-struct TraceRecord {
-  uint8_t op;
-  uint8_t domain;
-  uint16_t reserved;
-  uint32_t id;
-  uint32_t size;
-  uint32_t arg;
-};
-static_assert(sizeof(TraceRecord) == 16, "trace records are 16 bytes");
+// Whether a version 2 writer compresses its chunks (a version 1 writer never does).
+enum class ChunkCompression { none, zlib };
 
 struct TraceSummary {
+  uint32_t version = 0;
   uint64_t op_count = 0;
   uint64_t chunk_count = 0;
   uint64_t skipped_ops = 0;  // foreign frees and reallocs
@@ -101,13 +91,17 @@ class TraceWriter {
   TraceWriter(const std::string& path, const std::string& metadata_json);
   // Reserves `metadata_capacity` bytes for the metadata (padded with spaces, which JSON
   // allows), so that rewrite_metadata() can replace it once the recording knows its counts.
-  TraceWriter(const std::string& path, const std::string& metadata_json, size_t metadata_capacity);
+  // `version`: kOldestTraceVersion .. kNewestTraceVersion. `compression`: in version 2,
+  // whether chunks are compressed (each still only when that makes it smaller).
+  TraceWriter(const std::string& path, const std::string& metadata_json, size_t metadata_capacity,
+              uint32_t version = kTraceVersionWritten, ChunkCompression compression = ChunkCompression::zlib);
   ~TraceWriter();
   TraceWriter(const TraceWriter&) = delete;
   TraceWriter& operator=(const TraceWriter&) = delete;
 
   // Throws TraceError for a record no reader would accept (unknown op or domain, id
-  // 0xFFFFFFFF), and when the file cannot be written.
+  // 0xFFFFFFFF; in version 2, a field its op does not use that is not zero), and when the
+  // file cannot be written.
   void append(const TraceRecord& record);
   // The same for `count` records at once: the recorder's path, one call per batch.
   void append(const TraceRecord* records, size_t count);
@@ -120,18 +114,25 @@ class TraceWriter {
 
  private:
   void flush_chunk();
+  void write_chunk_version1(uint32_t crc);
+  void write_chunk_version2(uint32_t crc);
   void write_bytes(const void* data, size_t length);
   void write_header_and_metadata(const std::string& metadata_json);
   [[noreturn]] void fail(const std::string& message) const;
   std::string path_;
   std::FILE* file_ = nullptr;
   size_t metadata_capacity_ = 0;
+  ChunkCompression compression_ = ChunkCompression::zlib;
   std::vector<TraceRecord> chunk_;
   TraceSummary summary_;
+  // Version 2: the id predictor spans the whole trace; the buffers are reused chunk to chunk.
+  IdPredictor ids_;
+  std::vector<uint8_t> encoded_;
+  std::vector<uint8_t> compressed_;
 };
 
-// Reads a trace as a stream: open() checks header and trailer, next_chunk() hands out one
-// verified chunk at a time.
+// Reads a trace as a stream: open() checks header and trailer (and, in version 2, every chunk
+// header), next_chunk() hands out one verified chunk at a time, decoded into 16-byte records.
 class TraceReader {
  public:
   explicit TraceReader(const std::string& path);
@@ -142,9 +143,11 @@ class TraceReader {
   const std::string& path() const { return path_; }
   const std::string& metadata_json() const { return metadata_; }
   const TraceSummary& summary() const { return summary_; }
+  uint32_t version() const { return summary_.version; }
+  uint64_t file_bytes() const { return file_bytes_; }
 
-  // Fills `records` with the next chunk (its CRC checked); false at the end, after checking
-  // the trailer's op count and checksum against what was read.
+  // Fills `records` with the next chunk (decoded, its CRC checked); false at the end, after
+  // checking the trailer's op count and checksum against what was read.
   bool next_chunk(std::vector<TraceRecord>& records);
   // Index of the first op of the chunk last returned.
   uint64_t chunk_first_op() const { return chunk_first_op_; }
@@ -156,8 +159,17 @@ class TraceReader {
   [[noreturn]] void fail(const std::string& message) const;
 
  private:
+  struct ChunkFrame;  // a chunk header of either version, as read (trace_format.cpp)
   void read_exactly(void* data, size_t length, std::optional<uint64_t> op_index);
+  void read_header_and_trailer();
   void read_trailer();
+  void check_chunk_headers();
+  size_t chunk_header_bytes() const;
+  // Reads a chunk header at the current position into `frame`; empty, or what is wrong with it
+  // for a trace with `ops_left` ops still to come.
+  std::string read_chunk_header(ChunkFrame& frame, uint64_t ops_left, uint64_t op_index);
+  void read_records_version1(const ChunkFrame& frame, std::vector<TraceRecord>& records);
+  void read_records_version2(const ChunkFrame& frame, std::vector<TraceRecord>& records, const std::string& chunk_name);
   [[noreturn]] void fail_truncated_or_corrupt();
   std::string path_;
   std::FILE* file_ = nullptr;
@@ -170,7 +182,19 @@ class TraceReader {
   uint64_t chunks_read_ = 0;
   uint64_t chunk_first_op_ = 0;
   uint32_t running_checksum_ = 0;
+  // Version 2: the id predictor spans the whole trace (reset by rewind()); the buffers are
+  // reused chunk to chunk, each at most kMaxEncodedRecordBytes * kChunkRecords bytes.
+  IdPredictor ids_;
+  std::vector<uint8_t> stored_;
+  std::vector<uint8_t> encoded_;
 };
+
+// Writes the metadata and every record of `reader` (from its first op) into a new trace at
+// `path`, in `version`: the records, their order and the metadata are kept exactly; only the
+// encoding changes. Returns the new trace's summary. Throws TraceError for a bad input (as
+// reading it would) or when the output cannot be written (the file is then left without a
+// trailer: callers write to a temporary name and rename it when this returns).
+TraceSummary copy_trace(TraceReader& reader, const std::string& path, uint32_t version);
 
 // CRC-32 (the zlib / IEEE 802.3 polynomial, as Python's zlib.crc32), continuing from `crc`.
 uint32_t crc32(const void* data, size_t length, uint32_t crc = 0);

@@ -1,6 +1,8 @@
-"""`allocbench trace info FILE`: what a trace holds — ops by kind, peak live objects and
-bytes, the size mix, skipped ops and the recording's metadata. A trace that cannot be read is
-one line naming the file (and the op index), exit status 2."""
+"""`allocbench trace info FILE`: what a trace holds — its format version and bytes per op, ops
+by kind, peak live objects and bytes, the size mix, skipped ops and the recording's metadata.
+`allocbench trace convert IN -o OUT [--version 1|2]`: the same trace in another format version
+(allocbench.trace.convert). A trace that cannot be read is one line naming the file (and the
+op index), exit status 2."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import argparse
 import json
 
 from allocbench.errors import UsageError
-from allocbench.trace import PERCENTILES, TraceError, TraceStats, summarise
+from allocbench.trace import PERCENTILES, TRACE_VERSION, TRACE_VERSIONS, TraceError, TraceStats, convert, summarise
 
 NAME = "trace"
 HELP = "inspect trace files"
@@ -19,10 +21,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     info = actions.add_parser("info", help="summarise a trace", description="Summarise a trace.")
     info.add_argument("file")
     info.add_argument("--json", action="store_true", help="print the summary as JSON")
+    change = actions.add_parser("convert", help="write a trace in another format version",
+                                description="Write a trace in another format version: same records, same metadata.")
+    change.add_argument("file")
+    change.add_argument("-o", "--output", required=True, metavar="FILE", help="the trace to write")
+    change.add_argument("--version", type=int, choices=TRACE_VERSIONS, default=TRACE_VERSION,
+                        help=f"format version to write (default: {TRACE_VERSION})")
 
 
 def _format(stats: TraceStats) -> str:
-    lines = [f"trace      {stats.path}", f"ops        {stats.op_count:,}"]
+    per_op = f", {stats.bytes_per_op:.2f} bytes per op" if stats.bytes_per_op is not None else ""
+    lines = [f"trace      {stats.path}", f"format     version {stats.version}, {stats.file_bytes:,} bytes{per_op}",
+             f"ops        {stats.op_count:,}"]
     lines += [f"  {kind:<16} {count:,}" for kind, count in stats.ops_by_kind.items() if count]
     lines += [f"  domain {domain:<9} {count:,}" for domain, count in stats.ops_by_domain.items() if count]
     lines.append(f"peak live  {stats.peak_live_objects:,} objects, {stats.peak_live_bytes:,} bytes")
@@ -45,6 +55,16 @@ def _format(stats: TraceStats) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    return _convert(args) if args.action == "convert" else _info(args)
+
+
+def _convert(args: argparse.Namespace) -> int:
+    summary = convert(args.file, args.output, args.version)  # TraceError: one line, exit status 2
+    print(f"{args.output}: version {summary['version']}, {summary['op_count']:,} ops")
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
     try:
         stats = summarise(args.file)
     except TraceError as error:

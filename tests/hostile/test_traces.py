@@ -1,6 +1,7 @@
-"""Hostile traces: corrupt with valid checksums, special files, names that are not UTF-8.
-Each is refused with one line by `trace info` and `replay`, and with TraceError by the API;
-none crashes, hangs, or is read as something it is not."""
+"""Hostile traces: corrupt with valid checksums (format versions 1 and 2), special files, names
+that are not UTF-8, bad conversions. Each is refused with one line by `trace info`, `replay`
+and `trace convert`, and with TraceError by the API; none crashes, hangs, leaves a file
+behind or is read as something it is not."""
 
 from __future__ import annotations
 
@@ -16,7 +17,20 @@ import pytest
 from conftest import cli, refused
 
 import allocbench
-from trace_bytes import CHUNK_HEADER, HEADER, RECORD, TRAILER_BODY, record, trace_bytes
+from trace_bytes import (
+    CHUNK_HEADER,
+    HEADER,
+    RECORD,
+    TRAILER_BODY,
+    ZLIB,
+    IdPredictor,
+    chunk_v2,
+    encode_records_v2,
+    record,
+    trace_bytes,
+    trace_bytes_v2,
+    trace_v2_from_chunks,
+)
 
 GOOD_OPS = [record("alloc", 0, 16), record("alloc", 1, 32), record("free", 0), record("free", 1)]
 
@@ -87,7 +101,61 @@ CORRUPT = [
 ]
 
 
-@pytest.mark.parametrize("name, data, fragment", CORRUPT, ids=[c[0] for c in CORRUPT])
+# Version 2: every chunk CRC is that of the records the chunk decodes to (or was meant to),
+# every trailer CRC recomputed; the faults lie behind the checksums.
+GOOD_V2_ENCODING = encode_records_v2(GOOD_OPS, IdPredictor())  # 31 10 31 20 04 02 04 01
+
+
+def v2_one_chunk(encoded: bytes, records: list[bytes] = GOOD_OPS, **overrides) -> bytes:
+    crc = zlib.crc32(b"".join(records))
+    chunk_fields = {k: overrides.pop(k) for k in ("codec", "stored", "encoded_bytes", "reserved") if k in overrides}
+    return trace_v2_from_chunks([chunk_v2(len(records), crc, encoded, **chunk_fields)], [crc], records, **overrides)
+
+
+def v2_tag(first_tag: int) -> bytes:
+    return v2_one_chunk(bytes([first_tag]) + GOOD_V2_ENCODING[1:])
+
+
+CORRUPT_V2 = [
+    ("v2: the reserved bit of a tag", v2_tag(0xB1), "op 0: chunk 0: reserved bit of the record's tag is set"),
+    ("v2: an unknown op in a tag", v2_tag(0x37), "op 0: chunk 0: unknown op 7"),
+    ("v2: an unknown domain in a tag", v2_tag(0x39), "op 0: chunk 0: unknown domain 3"),
+    ("v2: a flag on an op that does not take it", v2_tag(0x71), "alloc with the keeps-id flag (0x40)"),
+    ("v2: an id written out that the tag implies", v2_one_chunk(b"\x11\x00\x10" + GOOD_V2_ENCODING[2:]),
+     "op 0: chunk 0: alloc writes out id 0, which its tag should imply"),
+    ("v2: a varint not in its shortest form", v2_one_chunk(b"\x31\x90\x00" + GOOD_V2_ENCODING[2:]), "not in its shortest form"),
+    ("v2: a varint of six bytes", v2_one_chunk(b"\x31" + b"\x80" * 5 + b"\x01" + GOOD_V2_ENCODING[2:]), "longer than 5 bytes"),
+    ("v2: a varint above 2^32-1", v2_one_chunk(b"\x31\xff\xff\xff\xff\x7f" + GOOD_V2_ENCODING[2:]), "above 2^32-1"),
+    ("v2: records that end inside a record", v2_one_chunk(GOOD_V2_ENCODING[:-1]), "op 3: chunk 0: the encoded records end early"),
+    ("v2: bytes after the last record", v2_one_chunk(GOOD_V2_ENCODING + b"\x04\x00"), "2 bytes follow the last record"),
+    ("v2: an unknown codec", v2_one_chunk(GOOD_V2_ENCODING, codec=2), "chunk 0: unknown codec 2"),
+    ("v2: reserved bytes of a chunk header", v2_one_chunk(GOOD_V2_ENCODING, codec=0, reserved=b"\0\0\1"),
+     "reserved bytes of the chunk header are not zero"),
+    ("v2: encoded bytes that cannot hold the records", v2_one_chunk(GOOD_V2_ENCODING, codec=0, encoded_bytes=65),
+     "65 encoded bytes cannot hold 4 records"),
+    ("v2: a zlib stream that is not one", v2_one_chunk(bytes(40), codec=ZLIB, stored=b"\x78\x9c" + bytes(10)),
+     "its compressed records: not a valid zlib stream"),
+    ("v2: a zlib stream longer than the chunk says", v2_one_chunk(bytes(40), codec=ZLIB, stored=zlib.compress(bytes(4000))),
+     "its compressed records: decompresses to more than 40 bytes"),
+    ("v2: a zlib stream with bytes after it", v2_one_chunk(bytes(40), codec=ZLIB, stored=zlib.compress(bytes(40)) + b"!"),
+     "1 bytes follow the zlib stream"),
+    ("v2: more than zlib can expand", v2_one_chunk(b"\x15" * 2000, records=[record("foreign_free")] * 2000, codec=ZLIB, stored=b"z"),
+     "1 stored bytes cannot expand to 2000 encoded bytes"),
+    ("v2: an implied id past the id space", v2_one_chunk(GOOD_V2_ENCODING, id_space=1), "op 1: alloc id 1 is outside the id space of 1"),
+    ("v2: a trailer that counts more ops than the chunks hold", v2_one_chunk(GOOD_V2_ENCODING, op_count=6, skipped_ops=0),
+     "the trailer counts 6 ops, the chunks hold 4"),
+    ("v2: chunks that stop short of the trailer",
+     trace_v2_from_chunks([chunk_v2(4, zlib.crc32(b"".join(GOOD_OPS)), GOOD_V2_ENCODING) + b"\0" * 30],
+                          [zlib.crc32(b"".join(GOOD_OPS))], GOOD_OPS), "30 bytes lie between the last chunk and the trailer"),
+    ("v2: a billion ops claimed by a small file", v2_one_chunk(GOOD_V2_ENCODING, op_count=10**9), "the trailer's counts"),
+    ("v2: a double free, encoded", trace_bytes_v2([record("alloc", 0, 16), record("free", 0), record("free", 0)]),
+     "op 2: free of id 0, which is not live (freed already)"),
+    ("v2: no trailer", trace_bytes_v2(GOOD_OPS)[:-48], "truncated: the file ends after chunk 1 without a trailer"),
+    ("v2: the trailer cut short", trace_bytes_v2(GOOD_OPS)[:-20], "truncated"),
+]
+
+
+@pytest.mark.parametrize("name, data, fragment", CORRUPT + CORRUPT_V2, ids=[c[0] for c in CORRUPT + CORRUPT_V2])
 def test_corrupt_traces_are_one_line_everywhere(name, data, fragment, tmp_path):
     path = tmp_path / "bad.abt"
     path.write_bytes(data)
@@ -157,3 +225,27 @@ def test_a_directory_and_a_symlink_loop_are_refused(tmp_path):
     loop.symlink_to(loop)
     refused(cli("trace", "info", loop), "cannot open")
     refused(cli("trace", "info", tmp_path), "a directory")
+
+
+@pytest.mark.parametrize("name, data, fragment", CORRUPT_V2[:3] + CORRUPT[13:16], ids=[c[0] for c in CORRUPT_V2[:3] + CORRUPT[13:16]])
+def test_converting_a_corrupt_trace_is_one_line_and_leaves_nothing(name, data, fragment, tmp_path):
+    path = tmp_path / "bad.abt"
+    path.write_bytes(data)
+    for version in ("1", "2"):
+        refused(cli("trace", "convert", path, "-o", tmp_path / "out.abt", "--version", version), str(path), fragment)
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.abt"]
+
+
+def test_bad_conversion_outputs_and_versions_are_one_line(tmp_path):
+    good = tmp_path / "good.abt"
+    good.write_bytes(trace_bytes_v2(GOOD_OPS))
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "link.abt").symlink_to(tmp_path / "elsewhere.abt")
+    for output, fragment in [(good, "is also an input"), ("/dev/null", "not a regular file (a character device)"),
+                             (tmp_path, "is a folder"), (tmp_path / "fifo", "a FIFO"), (tmp_path / "link.abt", "symbolic link"),
+                             (tmp_path / "missing" / "x.abt", "No such file or directory")]:
+        refused(cli("trace", "convert", good, "-o", output, timeout=30), fragment)
+    refused(cli("trace", "convert", good, "-o", tmp_path / "x.abt", "--version", "3"), "invalid choice: 3")
+    refused(cli("trace", "convert", tmp_path / "fifo", "-o", tmp_path / "x.abt", timeout=30), "not a regular file (a FIFO)")
+    assert not (tmp_path / "elsewhere.abt").exists() and not (tmp_path / "x.abt").exists()
+    assert good.read_bytes() == trace_bytes_v2(GOOD_OPS)

@@ -5,6 +5,7 @@ input."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import zlib
 
@@ -47,10 +48,12 @@ def expect_error(path, pattern: str) -> str:
     return message
 
 
-def test_round_trip_across_chunks(tmp_path):
+@pytest.mark.parametrize("version", [1, 2])
+def test_round_trip_across_chunks(tmp_path, version):
     path = tmp_path / "t.trace"
     records = alloc_free_records(70_000)  # 140,000 ops: three chunks
-    summary = write_trace(path, records, METADATA)
+    summary = write_trace(path, records, METADATA, version=version)
+    assert summary["version"] == version and Trace(path).version == version
     assert summary["op_count"] == 140_000 and summary["chunk_count"] == 3
     assert summary["id_space"] == 70_000
     trace, back = read_all(path)
@@ -66,7 +69,7 @@ def test_cpp_writer_matches_the_python_reference_byte_for_byte(tmp_path):
     ops = [record("alloc", 0, 24), record("calloc", 1, 3, 8), record("realloc", 0, 100, 2),
            record("free", 1), record("foreign_free"), record("foreign_realloc", 0, 40, 1)]
     records = np.frombuffer(b"".join(ops), dtype=RECORD_DTYPE)
-    write_trace(path, records, METADATA)
+    write_trace(path, records, METADATA, version=1)
     assert path.read_bytes() == trace_bytes(ops, metadata)
 
 
@@ -169,10 +172,10 @@ def consistent_ops(draw):
     return out
 
 
-@given(consistent_ops())
-def test_hypothesis_traces_round_trip(tmp_path_factory, ops):
+@given(consistent_ops(), st.sampled_from([1, 2]))
+def test_hypothesis_traces_round_trip(tmp_path_factory, ops, version):
     path = tmp_path_factory.mktemp("rt") / "t.trace"
-    summary = write_trace(path, ops, {"n": len(ops)})
+    summary = write_trace(path, ops, {"n": len(ops)}, version=version)
     trace, back = read_all(path)
     assert back.tolist() == [(OPS[op], d, 0, i, s, a) for op, d, i, s, a in ops]
     assert trace.summary == summary
@@ -184,9 +187,9 @@ def test_hypothesis_traces_round_trip(tmp_path_factory, ops):
 # --- bad input ---------------------------------------------------------------------------------
 
 def valid_trace(tmp_path, n: int = 50_000) -> tuple:
-    """A valid trace of 2n ops (two chunks when n is large) and its bytes."""
+    """A valid version 1 trace of 2n ops (two chunks when n is large) and its bytes."""
     path = tmp_path / "t.trace"
-    write_trace(path, alloc_free_records(n), METADATA)
+    write_trace(path, alloc_free_records(n), METADATA, version=1)
     return path, path.read_bytes()
 
 
@@ -223,7 +226,7 @@ def test_wrong_magic(tmp_path):
 def test_unknown_version_is_refused_clearly(tmp_path):
     path = tmp_path / "t.trace"
     path.write_bytes(trace_bytes([record("alloc", 0, 8)], version=99))
-    expect_error(path, r"trace format version 99 is not supported \(this allocbench reads version 1 only\)$")
+    expect_error(path, r"trace format version 99 is not supported \(this allocbench reads versions 1 and 2\)$")
 
 
 def test_flipped_byte_in_a_chunk_is_a_checksum_mismatch(tmp_path):
@@ -328,3 +331,13 @@ def test_first_error_wins_over_later_ones(tmp_path):
 
 def test_missing_file(tmp_path):
     expect_error(tmp_path / "nothing.trace", "cannot open: No such file or directory$")
+
+
+def test_a_refused_trace_leaves_no_file_open(tmp_path):
+    path = tmp_path / "t.trace"
+    path.write_bytes(trace_bytes([record("alloc", 0, 8)], version=99))
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(50):
+        with pytest.raises(TraceError):
+            Trace(path)
+    assert len(os.listdir("/proc/self/fd")) == before
