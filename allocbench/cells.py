@@ -28,7 +28,7 @@ class CellTask:
     workload: str
     spec: str  # the canonical core spec the worker builds
     preload: str | None  # LD_PRELOAD of the worker process
-    trace: TraceRef
+    trace: TraceRef | None  # None: a live cell, which runs `program` instead
     touch: str  # how much of each block the timed replays write (the memory pass writes all)
     mode: str  # pyperf's: fast, default or rigorous
     timeout: float  # seconds the worker process may take
@@ -37,6 +37,7 @@ class CellTask:
     # so that the cell's ratio to the base is measured side by side; and the base's loops
     paired_with: str | None = None
     pair_loops: int | None = None
+    program: str | None = None  # a live cell's program (allocbench/run_modes.py), run on the allocator
 
     @property
     def key(self) -> tuple[str, str, str]:

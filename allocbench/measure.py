@@ -113,22 +113,7 @@ def _spawn(args: list[str], preload: str | None, timeout: float) -> tuple[int | 
         [sys.executable, "-P", *args], env=worker_environment(dict(os.environ), preload), cwd="/",
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="replace", start_new_session=True,
     )
-    with _children_lock:
-        _children.add(child)
-    try:
-        _, stderr = child.communicate(timeout=timeout)
-        return child.returncode, stderr
-    except subprocess.TimeoutExpired:
-        os.killpg(child.pid, signal.SIGKILL)
-        child.communicate()
-        return None, f"timed out after {timeout:g} s"
-    except BaseException:
-        kill_children()
-        child.wait()
-        raise
-    finally:
-        with _children_lock:
-            _children.discard(child)
+    return _wait_child(child, timeout)
 
 
 def _failure(returncode: int | None, stderr: str) -> str:
@@ -176,12 +161,13 @@ def measure_memory(task: CellTask, trace: str) -> CellOutcome:
     problem = preload_problem(task.preload, measurement.malloc_library, stderr)
     if problem:
         return CellOutcome.failed(task, problem, elapsed)
-    metrics = tuple((name, getattr(measurement, name)) for name in names("memory") if getattr(measurement, name) is not None)
+    metrics = tuple((name, getattr(measurement, name)) for name in names("memory", "memory pass") if getattr(measurement, name) is not None)
     return CellOutcome(task=task, state="done", metrics=metrics, timeline=tuple(measurement.timeline),
                        loops=loops_for(measurement.replay_seconds), seconds=elapsed)
 
 
-def _timing_metrics(benchmark, ops: int, prefix: str = "") -> tuple[tuple[str, float], ...]:
+def _timing_metrics(benchmark, ops: int | None, prefix: str = "") -> tuple[tuple[str, float], ...]:
+    """pyperf's figures; per op too where the work has ops (a program run live has none)."""
     values = benchmark.get_values()
     mean = benchmark.mean()
     figures = [
@@ -190,7 +176,7 @@ def _timing_metrics(benchmark, ops: int, prefix: str = "") -> tuple[tuple[str, f
         ("time_stdev", benchmark.stdev() if len(values) > 1 else 0.0),
         ("time_values", len(values)),
     ]
-    if prefix:
+    if prefix or ops is None:
         return tuple((prefix + name, value) for name, value in figures)
     return (*figures, ("ns_per_op", mean * 1e9 / ops if ops else math.nan), ("ops", ops))
 
@@ -252,7 +238,95 @@ def _pyperf_run(spec: str, preload: str | None, task: CellTask, trace: str, opti
     return _spawn(args, preload, task.timeout)
 
 
+def measure_live_memory(task: CellTask) -> CellOutcome:
+    """One run of a live cell's program on its allocator, its report read back: the process's
+    peak and final RSS, and a variant's own figures."""
+    from allocbench.errors import UsageError
+    from allocbench.live import read_stats
+    from allocbench.live_bench_worker import program_command
+
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="allocbench-cell-") as scratch:
+        report = Path(scratch) / "live.json"
+        # The program's environment is built from a worker's, as the timing worker builds it.
+        command = program_command(task.allocator, task.program, worker_environment(dict(os.environ), None),
+                                  report=report)
+        child = subprocess.Popen(command.argv, env=command.environment, cwd="/", stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="replace",
+                                 start_new_session=True)
+        returncode, stderr = _wait_child(child, task.timeout)
+        elapsed = time.monotonic() - started
+        if returncode != 0:
+            return CellOutcome.failed(task, _failure(returncode, stderr), elapsed)
+        try:
+            stats = read_stats(report)
+        except UsageError as error:
+            return CellOutcome.failed(task, str(error), elapsed)
+    problem = preload_problem(task.preload, stats.malloc_library, stderr)
+    if problem:
+        return CellOutcome.failed(task, problem, elapsed)
+    variant = stats.variant
+    figures = {
+        "process_peak_rss_bytes": stats.process_peak_rss_bytes,
+        "process_rss_bytes_at_exit": stats.process_rss_bytes_at_exit,
+        "served_share": stats.served_share,
+        "peak_footprint_bytes": variant.get("peak_footprint_bytes"),
+        "retained_footprint_bytes": variant.get("footprint_bytes"),
+        "mmap_calls": variant.get("mmap_calls"),
+        "munmap_calls": variant.get("munmap_calls"),
+        "madvise_calls": variant.get("madvise_calls"),
+    }
+    metrics = tuple((name, float(value)) for name, value in figures.items() if value is not None)
+    return CellOutcome(task=task, state="done", metrics=metrics, loops=loops_for(elapsed), seconds=elapsed)
+
+
+def _wait_child(child: subprocess.Popen, timeout: float) -> tuple[int | None, str]:
+    """Waits for a child started in a session of its own; returns (exit status, stderr), None
+    for a timeout (the child and what it started killed)."""
+    with _children_lock:
+        _children.add(child)
+    try:
+        _, stderr = child.communicate(timeout=timeout)
+        return child.returncode, stderr
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)
+        child.communicate()
+        return None, f"timed out after {timeout:g} s"
+    except BaseException:
+        kill_children()
+        child.wait()
+        raise
+    finally:
+        with _children_lock:
+            _children.discard(child)
+
+
+def measure_live_time(task: CellTask) -> CellOutcome:
+    """pyperf's processes for a live cell: each value whole runs of the program."""
+    import pyperf
+
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="allocbench-cell-") as scratch:
+        out = Path(scratch) / "cell.json"
+        args = ["-m", "allocbench.live_bench_worker", "--quiet", "-o", str(out),
+                *{"fast": ["--fast"], "rigorous": ["--rigorous"]}.get(task.mode, [])]
+        if task.loops:
+            args.append(f"--loops={task.loops}")
+        args += ["--allocbench-label", task.allocator, "--allocbench-program", task.program,
+                 "--allocbench-name", task.workload]
+        returncode, stderr = _spawn(args, None, task.timeout)
+        elapsed = time.monotonic() - started
+        if returncode != 0 or not out.is_file():
+            return CellOutcome.failed(task, _failure(returncode, stderr), elapsed)
+        text = out.read_text()
+        benchmark = pyperf.Benchmark.load(str(out))
+    return CellOutcome(task=task, state="done", metrics=_timing_metrics(benchmark, None), pyperf_json=text,
+                       seconds=elapsed)
+
+
 def run_cell(task: CellTask, trace: str | None = None) -> CellOutcome:
     """Measures a task; `trace` is the trace's local path where it differs from the task's."""
+    if task.program is not None:
+        return measure_live_memory(task) if task.phase == "memory" else measure_live_time(task)
     path = trace_by_content(trace or task.trace.path, task.trace.sha256)
     return measure_memory(task, path) if task.phase == "memory" else measure_time(task, path)

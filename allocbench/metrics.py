@@ -27,7 +27,9 @@ class Metric:
 
 
 METRICS: tuple[Metric, ...] = (
-    Metric("time_mean", "s", "time", "pyperf", "mean time of one replay of the workload's trace", label="time mean"),
+    Metric("time_mean", "s", "time", "pyperf",
+           "mean time of one replay of the workload's trace (a live workload: of one run of the program, "
+           "start-up to exit)", label="time mean"),
     Metric("time_median", "s", "time", "pyperf", "median of the same values"),
     Metric("time_stdev", "s", "time", "pyperf", "standard deviation of the values", label="time stdev"),
     Metric("time_values", "count", "time", "pyperf", "number of values (for confidence intervals and tests)", label="timing values"),
@@ -60,6 +62,14 @@ METRICS: tuple[Metric, ...] = (
     Metric("footprint_fragmentation", "ratio", "memory", "memory pass",
            "peak_footprint_bytes / peak_live_bytes: the same from the allocator's own account, where it "
            "reports a footprint", label="footprint fragmentation"),
+    Metric("process_peak_rss_bytes", "bytes", "memory", "live run",
+           "a live workload: the program's process RSS high-water mark, interpreter and all", label="process peak RSS"),
+    Metric("process_rss_bytes_at_exit", "bytes", "memory", "live run",
+           "a live workload: the program's process RSS when it ends (after the interpreter's finalisation)",
+           label="process RSS at exit"),
+    Metric("served_share", "ratio", "memory", "live run",
+           "a live workload on a pymalloc variant: the share of the program's small requests the variant served "
+           "(the rest went to the allocator below)", label="served share"),
     Metric("mmap_calls", "count", "memory", "memory pass", "mmap calls of a pymalloc variant"),
     Metric("munmap_calls", "count", "memory", "memory pass", "munmap calls of a pymalloc variant"),
     Metric("madvise_calls", "count", "memory", "memory pass",
@@ -73,9 +83,9 @@ def metric(name: str) -> Metric:
     return BY_NAME[name]
 
 
-def names(phase: str) -> tuple[str, ...]:
-    """The metrics a phase writes, in table order (a time phase timed alone writes no base_*)."""
-    return tuple(m.name for m in METRICS if m.phase == phase)
+def names(phase: str, source: str) -> tuple[str, ...]:
+    """The metrics of a phase from one source (the memory pass, a live run), in table order."""
+    return tuple(m.name for m in METRICS if m.phase == phase and m.source == source)
 
 
 def ratio(numerator: float | None, denominator: float | None) -> float | None:

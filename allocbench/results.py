@@ -28,6 +28,7 @@ from pathlib import Path
 
 from allocbench.errors import UsageError
 from allocbench.metrics import BY_NAME, PHASES
+from allocbench.run_modes import LIVE, REPLAY, RUN_MODES
 
 SCHEMA = 1
 MANIFEST = "manifest.json"
@@ -119,6 +120,8 @@ def validate_manifest(manifest: object, path: Path) -> dict:
     timeout = manifest.get("cell_timeout", 600.0)
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not math.isfinite(timeout) or timeout <= 0:
         _fail(path, f"cell_timeout {timeout!r}: a number of seconds above 0")
+    if manifest.get("run_mode", REPLAY) not in RUN_MODES:
+        _fail(path, f"run_mode {manifest.get('run_mode')!r}: one of {', '.join(RUN_MODES)}")
     if manifest.get("touch", "first") not in ("none", "first", "all"):
         _fail(path, f"touch {manifest.get('touch')!r}: one of none, first, all")
 
@@ -144,6 +147,10 @@ def validate_manifest(manifest: object, path: Path) -> dict:
     for entry in workloads:
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
             _fail(path, "every workload needs a 'name' (a string)")
+        if entry.get("mode", REPLAY) not in (REPLAY, LIVE):
+            _fail(path, f"workload {entry['name']!r}: mode {entry.get('mode')!r}, one of {REPLAY}, {LIVE}")
+        if entry.get("mode") == LIVE and not isinstance(entry.get("program"), str):
+            _fail(path, f"workload {entry['name']!r}: a live workload needs its 'program' (a path)")
         names.append(entry["name"])
     if len(set(names)) != len(names):
         _fail(path, "a workload name is listed twice")

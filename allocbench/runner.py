@@ -21,6 +21,7 @@ from allocbench.executors import Executor
 from allocbench.measure import kill_children
 from allocbench.provenance import utc_now
 from allocbench.results import ResultsFolder
+from allocbench.run_modes import LIVE, workload_mode
 from allocbench.trace_cache import TraceFacts
 
 
@@ -35,6 +36,8 @@ def _raise_interrupted(signum, frame):
 def check_traces(folder: ResultsFolder, facts: dict[str, TraceFacts]) -> None:
     """A resumed run must replay the traces it began with."""
     for entry in folder.manifest["workloads"]:
+        if workload_mode(entry) == LIVE:
+            continue
         fact = facts[entry["name"]]
         if entry.get("trace_sha256") not in (None, fact.sha256):
             raise UsageError(f"workload '{entry['name']}': its trace changed since the run began ({fact.path})")
@@ -48,15 +51,17 @@ def tasks(folder: ResultsFolder, facts: dict[str, TraceFacts], phase: str) -> li
     allocators = {a["label"]: a for a in manifest["allocators"]}
     paired = manifest.get("kind") == "sweep"
     base = allocators[manifest["baseline"]]
+    programs = {e["name"]: e["program"] for e in manifest["workloads"] if workload_mode(e) == LIVE}
     out = []
     for label, workload, missing_phase in folder.missing():
         if missing_phase != phase:
             continue
-        allocator, fact = allocators[label], facts[workload]
+        allocator, fact = allocators[label], facts.get(workload)
         timed_with_base = paired and phase == "time"
         out.append(CellTask(
             phase=phase, allocator=label, workload=workload, spec=allocator["spec"], preload=allocator.get("preload"),
-            trace=TraceRef(str(fact.path), fact.sha256, fact.ops), touch=manifest.get("touch", "first"),
+            trace=TraceRef(str(fact.path), fact.sha256, fact.ops) if workload not in programs else None,
+            program=programs.get(workload), touch=manifest.get("touch", "first"),
             mode=manifest["mode"], timeout=float(manifest.get("cell_timeout", 600.0)),
             loops=folder.cells[(label, workload)].get("loops") if phase == "time" else None,
             paired_with=base["spec"] if timed_with_base else None,

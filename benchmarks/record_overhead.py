@@ -28,6 +28,7 @@ trace as the hook wrote it, the hook's cost per op, and the whole command's seco
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -49,7 +50,7 @@ def wall_time(command: list[str], environment: dict) -> float:
 def trace_facts(python: str, trace: str) -> tuple[int, int]:
     """(op count, file bytes) of a trace, read by the installation of `python`."""
     code = "import sys; from allocbench import _core; print(_core.TraceReader(sys.argv[1]).summary['op_count'])"
-    ops = int(subprocess.run([python, "-c", code, trace], check=True, capture_output=True, text=True).stdout)
+    ops = int(subprocess.run([python, "-P", "-c", code, trace], check=True, capture_output=True, text=True).stdout)
     return ops, os.path.getsize(trace)
 
 
@@ -64,20 +65,11 @@ def recorded_time(program: str, trace: Path) -> float:
 
 
 def bootstrap_of(python: str) -> str:
-    code = "from allocbench.recording import BOOTSTRAP; print(BOOTSTRAP)"
-    return subprocess.run([python, "-c", code], check=True, capture_output=True, text=True).stdout.strip()
-
-
-def best_recorded_time(program: str, trace: Path, repeat: int) -> float:
-    """The recording child alone (the bootstrap with the hook on), as `record` starts it."""
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        child = start_child("script", program, [], trace, {}, stdout=subprocess.DEVNULL)
-        if child.wait() != 0:
-            raise SystemExit(f"{program}: the recording failed")
-        times.append(time.perf_counter() - start)
-    return min(times)
+    """The recording bootstrap of the installation of `python` (-P: its own, not a checkout's
+    in the current folder), wherever that version kept it."""
+    code = ("try:\n from allocbench.recording import BOOTSTRAP\n"
+            "except ImportError:\n from allocbench.commands.record import BOOTSTRAP\nprint(BOOTSTRAP)")
+    return subprocess.run([python, "-P", "-c", code], check=True, capture_output=True, text=True).stdout.strip()
 
 
 def main() -> None:
@@ -118,7 +110,7 @@ def main() -> None:
                 ops, size = trace_facts(python, traces[label])
                 cli_trace = str(Path(folder) / "cli.abt")
                 cli = statistics.median(
-                    wall_time([python, "-m", "allocbench", "record", "-o", cli_trace, "--", "python", program], environment)
+                    wall_time([python, "-P", "-m", "allocbench", "record", "-o", cli_trace, "--", "python", program], environment)
                     for _ in range(args.repeat)
                 )
                 plain, recorded = statistics.median(times["plain"]), statistics.median(times[label])

@@ -1,7 +1,9 @@
 """`allocbench run --suite NAME`: every allocator on every workload of a suite.
 
-Modes: --fast for a first look (about 2 minutes for small-objects on 2 cores), the default
+Speed: --fast for a first look (about 2 minutes for small-objects on 2 cores), the default
 for figures you report, --rigorous when differences are small (twice the processes).
+--mode: replay the workloads' traces (the default), run the suite's programs live on each
+allocator, or both side by side (allocbench/run_modes.py).
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ from pathlib import Path
 from allocbench.allocators import KNOWN_LIBRARIES
 from allocbench.errors import UsageError
 from allocbench.plan import DEFAULT_CELL_TIMEOUT
+from allocbench.run_modes import LIVE, REPLAY, RUN_MODES, workload_mode
 from allocbench.trace_cache import DEFAULT_CACHE
 
 NAME = "run"
 HELP = "time and measure allocators on a suite of workloads (pyperf + a memory pass)"
 # What defines a run: given again with --resume, it would contradict the run's own.
-RUN_SETTINGS = ("suite", "allocators", "baseline", "mode", "output", "touch", "cell_timeout")
+RUN_SETTINGS = ("suite", "allocators", "baseline", "mode", "run_mode", "output", "touch", "cell_timeout")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     speed = parser.add_mutually_exclusive_group()
     speed.add_argument("--fast", action="store_const", const="fast", dest="mode", help="fewer pyperf processes and values")
     speed.add_argument("--rigorous", action="store_const", const="rigorous", dest="mode", help="twice the pyperf processes")
+    parser.add_argument("--mode", dest="run_mode", choices=RUN_MODES,
+                        help="replay the workloads' traces (default), run the suite's programs live on each "
+                        "allocator (allocbench exec), or both, side by side in the report")
     parser.add_argument("-o", "--output", type=Path, help="results folder (default results/<timestamp>-<suite>)")
     parser.add_argument("--resume", type=Path, metavar="DIR", help="finish an interrupted run in DIR, with its own settings")
     parser.add_argument("--touch", choices=["none", "first", "all"],
@@ -67,16 +73,22 @@ def run(args: argparse.Namespace) -> int:
         if folder.manifest.get("kind") == "sweep":
             raise UsageError(f"{args.resume}: a sweep's results folder: finish it with allocbench sweep --resume")
         workloads = load_workloads()
-        missing = [e["name"] for e in folder.manifest["workloads"] if e["name"] not in workloads]
+        replayed = [e["name"] for e in folder.manifest["workloads"] if workload_mode(e) == REPLAY]
+        missing = [name for name in replayed if name not in workloads]
         if missing:
             raise UsageError(f"{args.resume}: workload '{missing[0]}' is no longer defined")
-        facts = prepare([workloads[e["name"]] for e in folder.manifest["workloads"]], args.traces, progress.note)
+        programs = [e["program"] for e in folder.manifest["workloads"] if workload_mode(e) == LIVE]
+        gone = [program for program in programs if not Path(program).is_file()]
+        if gone:
+            raise UsageError(f"{args.resume}: the live workload's program {gone[0]} is no longer there")
+        facts = prepare([workloads[name] for name in replayed], args.traces, progress.note)
     else:
         request = RunRequest(
             suite="small-objects" if args.suite is None else args.suite,
             allocators=args.allocators,
             baseline="cpython" if args.baseline is None else args.baseline,
             mode=args.mode or "default",
+            run_mode=args.run_mode or REPLAY,
             output=args.output,
             touch=args.touch or "first",
             cell_timeout=DEFAULT_CELL_TIMEOUT if args.cell_timeout is None else args.cell_timeout,
@@ -84,9 +96,11 @@ def run(args: argparse.Namespace) -> int:
         plan = make_plan(request)
         for workload, reason in plan.suite.skipped:
             progress.note(f"skipped {workload}: {reason}")
+        for workload, reason in plan.not_live:
+            progress.note(f"not run live: {workload}: {reason}")
         # Traces first: a workload that cannot be made or read stops the run before any
         # results folder exists.
-        facts = prepare(list(plan.suite.workloads), args.traces, progress.note)
+        facts = prepare(plan.replayed, args.traces, progress.note)
         folder = ResultsFolder.create(plan.output, new_manifest(plan, ["allocbench", *sys.argv[1:]], facts),
                                       {name: fact.sizes for name, fact in facts.items()})
 

@@ -23,6 +23,7 @@ from allocbench.errors import UsageError
 from allocbench.metrics import METRICS
 from allocbench.report.stats import RelativeTime, geometric_mean_ratio, relative_time
 from allocbench.results import ResultsFolder, reason_text
+from allocbench.run_modes import LIVE, REPLAY, replayed_name, workload_mode
 
 TIME_METRICS = ["time_mean", "time_stdev", "time_values"]
 UNMEASURED = ("failed", "missing")  # a phase skipped by design (a sweep's --time) is neither
@@ -30,6 +31,10 @@ UNMEASURED = ("failed", "missing")  # a phase skipped by design (a sweep's --tim
 # one the verdict compares; the allocators' own footprints are not comparable across kinds.
 PEAK_MEMORY = "peak_rss_bytes"
 RETAINED_MEMORY = "retained_rss_bytes"
+# A program run live is measured as a whole process: its peak RSS and its RSS at exit.
+LIVE_PEAK_MEMORY = "process_peak_rss_bytes"
+LIVE_RETAINED_MEMORY = "process_rss_bytes_at_exit"
+MEMORY_OF_MODE = {REPLAY: (PEAK_MEMORY, RETAINED_MEMORY), LIVE: (LIVE_PEAK_MEMORY, LIVE_RETAINED_MEMORY)}
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,9 @@ class Report:
     metrics: pd.DataFrame  # run + metrics.csv: the tidy data the page offers for download
     cells: pd.DataFrame  # run, allocator, workload, time, memory, reason, then wide metrics and relative figures
     summary: pd.DataFrame  # run, allocator: geometric-mean time and memory relative to the baseline
+    # (over the replayed workloads; over the live ones in a run that replayed nothing)
+    agreement: pd.DataFrame  # run, allocator: live and replayed ratios over the same programs
+    agreement_ranks: pd.DataFrame  # run: whether live and replay rank the allocators alike
     failures: pd.DataFrame  # the cells whose time or memory is not done
     timelines: pd.DataFrame
     rounding: pd.DataFrame  # run, allocator, workload, block_size: requests and bytes rounded up
@@ -114,7 +122,8 @@ def _with_relative_time(cells: pd.DataFrame, baseline: str) -> pd.DataFrame:
     """Adds the baseline's figures of the same run and workload, and the relative ones. A
     cell timed alongside the base (a sweep's) is compared with the base's timing of that
     very cell, side by side; other cells with the baseline's own cell."""
-    base = cells.loc[cells["allocator"] == baseline, ["run", "workload", *TIME_METRICS, PEAK_MEMORY, RETAINED_MEMORY]]
+    memory = [name for pair in MEMORY_OF_MODE.values() for name in pair]
+    base = cells.loc[cells["allocator"] == baseline, ["run", "workload", *TIME_METRICS, *memory]]
     cells = cells.merge(base, on=["run", "workload"], how="left", suffixes=("", "_base"))
     paired = cells["base_time_mean"].notna()
     for name in TIME_METRICS:
@@ -131,16 +140,27 @@ def _with_relative_time(cells: pd.DataFrame, baseline: str) -> pd.DataFrame:
     cells["significant"] = pd.array([r.significant if r else pd.NA for r in relative], dtype="boolean")
     cells["test"] = [r.test if r else None for r in relative]
     cells.loc[(cells["allocator"] == baseline) & (cells["time_mean"].notna() | (cells["time"] == "skipped")), "relative_time"] = 1.0
-    cells["relative_peak"] = cells[PEAK_MEMORY] / cells[f"{PEAK_MEMORY}_base"]
-    cells["relative_retained"] = cells[RETAINED_MEMORY] / cells[f"{RETAINED_MEMORY}_base"]
+    live = cells["mode"] == LIVE
+    for relative, (replayed, run_live) in (("relative_peak", (PEAK_MEMORY, LIVE_PEAK_MEMORY)),
+                                           ("relative_retained", (RETAINED_MEMORY, LIVE_RETAINED_MEMORY))):
+        cells[relative] = (cells[replayed] / cells[f"{replayed}_base"]).where(~live, cells[run_live] / cells[f"{run_live}_base"])
     return cells
 
 
-def _summary(cells: pd.DataFrame, runs: list[Run], allocators: list[str], baseline: str) -> pd.DataFrame:
+def primary_mode(run: Run) -> str:
+    """The mode a run's summary and verdict speak of: replay, unless it replayed nothing."""
+    return REPLAY if any(workload_mode(w) == REPLAY for w in run.manifest["workloads"]) else LIVE
+
+
+def _summary(cells: pd.DataFrame, runs: list[Run], allocators: list[str], baseline: str,
+             mode_of_run=primary_mode) -> pd.DataFrame:
+    """Per run and allocator, over the run's workloads of one mode (`mode_of_run(run)`)."""
     rows = []
     for run in runs:
+        mode = mode_of_run(run)
+        peak_memory, retained_memory = MEMORY_OF_MODE[mode]
         for allocator in allocators:
-            mine = cells[(cells["run"] == run.label) & (cells["allocator"] == allocator)]
+            mine = cells[(cells["run"] == run.label) & (cells["allocator"] == allocator) & (cells["mode"] == mode)]
             if mine.empty:
                 continue
             timed = mine.dropna(subset=["time_mean", "time_mean_base"])
@@ -152,9 +172,10 @@ def _summary(cells: pd.DataFrame, runs: list[Run], allocators: list[str], baseli
             )
             # Memory is summed over workloads before dividing: bytes add up, and retained
             # memory is often zero, where a mean of ratios would be undefined.
-            measured = mine.dropna(subset=[PEAK_MEMORY, f"{PEAK_MEMORY}_base"])
+            measured = mine.dropna(subset=[peak_memory, f"{peak_memory}_base"])
             rows.append({
                 "run": run.label,
+                "mode": mode,
                 "allocator": allocator,
                 "workloads_timed": len(timed),
                 "relative_time": time.ratio,
@@ -162,10 +183,70 @@ def _summary(cells: pd.DataFrame, runs: list[Run], allocators: list[str], baseli
                 "relative_time_high": time.high,
                 "significant": time.significant,
                 "workloads_measured": len(measured),
-                "relative_peak": _ratio_of_sums(measured[PEAK_MEMORY], measured[f"{PEAK_MEMORY}_base"]),
-                "relative_retained": _ratio_of_sums(measured[RETAINED_MEMORY], measured[f"{RETAINED_MEMORY}_base"]),
+                "relative_peak": _ratio_of_sums(measured[peak_memory], measured[f"{peak_memory}_base"]),
+                "relative_retained": _ratio_of_sums(measured[retained_memory], measured[f"{retained_memory}_base"]),
             })
     return pd.DataFrame(rows)
+
+
+AGREEMENT_COLUMNS = ["run", "allocator", "programs", "live", "live_low", "live_high", "replay", "replay_low",
+                     "replay_high", "agree"]
+
+
+def _agreement(cells: pd.DataFrame, runs: list[Run], allocators: list[str], baseline: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Where a run has programs both live and replayed: per allocator, its time relative to the
+    baseline live and replayed, each a geometric mean over the same programs (those timed
+    both ways for it and the baseline), and whether the two agree (their 95% intervals
+    overlap); per run, whether live and replay rank the allocators alike (Kendall's tau and
+    Spearman's rho over the allocators' two ratios, the baseline's 1.0 included)."""
+    from scipy import stats
+
+    rows, ranks = [], []
+    for run in runs:
+        mine = cells[cells["run"] == run.label]
+        live = mine[mine["mode"] == LIVE].assign(program=lambda f: f["workload"].map(replayed_name))
+        if live.empty or not (mine["mode"] == REPLAY).any():
+            continue
+        replayed = mine[(mine["mode"] == REPLAY) & mine["workload"].isin(live["program"])].assign(program=lambda f: f["workload"])
+        for allocator in allocators:
+            both = live[live["allocator"] == allocator].merge(
+                replayed[replayed["allocator"] == allocator], on="program", suffixes=("_live", "_replay"))
+            if both.empty:
+                continue
+            timed = both.dropna(subset=[f"{m}{side}" for m in ("time_mean", "time_mean_base") for side in ("_live", "_replay")])
+            if timed.empty:
+                continue
+            figures = {}
+            for side in ("live", "replay"):
+                if allocator == baseline:
+                    figures[side] = RelativeTime(1.0, math.nan, math.nan, False)
+                    continue
+                columns = [f"{m}_{side}" for m in ("time_mean", "time_stdev", "time_values", "time_mean_base",
+                                                    "time_stdev_base", "time_values_base")]
+                figures[side] = geometric_mean_ratio(*(timed[c] for c in columns))
+            live_time, replay_time = figures["live"], figures["replay"]
+            rows.append({
+                "run": run.label, "allocator": allocator, "programs": len(timed),
+                "live": live_time.ratio, "live_low": live_time.low, "live_high": live_time.high,
+                "replay": replay_time.ratio, "replay_low": replay_time.low, "replay_high": replay_time.high,
+                "agree": allocator == baseline or bool(live_time.low <= replay_time.high and replay_time.low <= live_time.high),
+            })
+        compared = [row for row in rows if row["run"] == run.label]
+        if len(compared) >= 3:
+            live_ratios = [row["live"] for row in compared]
+            replay_ratios = [row["replay"] for row in compared]
+            order_live = [row["allocator"] for row in sorted(compared, key=lambda r: r["live"])]
+            order_replay = [row["allocator"] for row in sorted(compared, key=lambda r: r["replay"])]
+            ranks.append({
+                "run": run.label, "allocators": len(compared),
+                "kendall_tau": float(stats.kendalltau(live_ratios, replay_ratios).statistic),
+                "spearman_rho": float(stats.spearmanr(live_ratios, replay_ratios).statistic),
+                "same_order": order_live == order_replay,
+                "live_order": order_live, "replay_order": order_replay,
+            })
+    return (pd.DataFrame(rows, columns=AGREEMENT_COLUMNS),
+            pd.DataFrame(ranks, columns=["run", "allocators", "kendall_tau", "spearman_rho", "same_order",
+                                         "live_order", "replay_order"]))
 
 
 def _ratio_of_sums(values: pd.Series, base: pd.Series) -> float:
@@ -216,12 +297,14 @@ def _pairs(names: list[tuple[str, str]]) -> str:
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
-def _verdict(run: Run, baseline: str, cells: pd.DataFrame, summary: pd.DataFrame) -> str:
+def _verdict(run: Run, baseline: str, cells: pd.DataFrame, summary: pd.DataFrame, ranks: pd.DataFrame) -> str:
     """One sentence: the fastest allocator (and whether it is significantly ahead of the
     next), the one with least peak memory, and where time differs insignificantly from the
-    baseline."""
+    baseline, over the workloads of the run's primary mode; whether live and replay rank the
+    allocators alike, where the run has both."""
     mine = summary[summary["run"] == run.label]
-    run_cells = cells[cells["run"] == run.label]
+    every_cell = cells[cells["run"] == run.label]
+    run_cells = every_cell[every_cell["mode"] == primary_mode(run)]
     clauses = []
     timed = mine[mine["workloads_timed"] > 0].sort_values("relative_time", kind="stable")
     if timed.empty:
@@ -256,7 +339,13 @@ def _verdict(run: Run, baseline: str, cells: pd.DataFrame, summary: pd.DataFrame
     else:
         pairs = list(zip(insignificant["allocator"], insignificant["workload"]))
         clauses.append(f"time differences from {baseline} are not significant for {_pairs(pairs)}")
-    failed = int(run_cells["time"].isin(UNMEASURED).sum() + run_cells["memory"].isin(UNMEASURED).sum())
+    ranked = ranks[ranks["run"] == run.label]
+    if not ranked.empty:
+        rank = ranked.iloc[0]
+        alike = "in the same order" if rank["same_order"] else "in different orders"
+        clauses.append(f"live and replayed, the programs rank the {rank['allocators']} allocators {alike} "
+                       f"(Kendall's τ {rank['kendall_tau']:.2f})")
+    failed = int(every_cell["time"].isin(UNMEASURED).sum() + every_cell["memory"].isin(UNMEASURED).sum())
     if failed:
         clauses.append(f"{failed} measurement{'s' if failed != 1 else ''} failed or missing (listed below)")
     # Allocator labels keep their case, even at the start of the sentence.
@@ -295,10 +384,12 @@ def aggregate(folders: list[str | Path], labels: list[str] | None = None) -> Rep
 
     allocators = _ordered_union([[a["label"] for a in r.manifest["allocators"]] for r in runs], first=baseline)
     workloads = _ordered_union([[w["name"] for w in r.manifest["workloads"]] for r in runs])
+    modes = {(r.label, w["name"]): workload_mode(w) for r in runs for w in r.manifest["workloads"]}
     states = pd.DataFrame(
-        [{"run": r.label, **{k: c[k] for k in ("allocator", "workload", "time", "memory")}, "reason": reason_text(c) or None}
+        [{"run": r.label, **{k: c[k] for k in ("allocator", "workload", "time", "memory")}, "reason": reason_text(c) or None,
+          "mode": modes[(r.label, c["workload"])]}
          for r in runs for c in r.manifest["cells"]],
-        columns=["run", "allocator", "workload", "time", "memory", "reason"],
+        columns=["run", "allocator", "workload", "time", "memory", "reason", "mode"],
     )
     wide = metrics.pivot_table(index=["run", "allocator", "workload"], columns="metric", values="value", aggfunc="last")
     cells = states.merge(wide.reset_index(), on=["run", "allocator", "workload"], how="left")
@@ -307,6 +398,7 @@ def aggregate(folders: list[str | Path], labels: list[str] | None = None) -> Rep
             cells[metric.name] = math.nan
     cells = _with_relative_time(cells, baseline)
     summary = _summary(cells, runs, allocators, baseline)
+    agreement, agreement_ranks = _agreement(cells, runs, allocators, baseline)
     failures = states[states["time"].isin(UNMEASURED) | states["memory"].isin(UNMEASURED)].reset_index(drop=True)
     return Report(
         runs=runs,
@@ -317,8 +409,10 @@ def aggregate(folders: list[str | Path], labels: list[str] | None = None) -> Rep
         metrics=metrics,
         cells=cells,
         summary=summary,
+        agreement=agreement,
+        agreement_ranks=agreement_ranks,
         failures=failures,
         timelines=timelines,
         rounding=_rounding(runs, sizes),
-        verdicts={run.label: _verdict(run, baseline, cells, summary) for run in runs},
+        verdicts={run.label: _verdict(run, baseline, cells, summary, agreement_ranks) for run in runs},
     )

@@ -28,7 +28,9 @@ from matplotlib.ticker import EngFormatter
 
 from allocbench import __version__
 from allocbench.metrics import METRICS, metric
-from allocbench.report.aggregate import PEAK_MEMORY, RETAINED_MEMORY, UNMEASURED, Report
+from allocbench.report.aggregate import (LIVE_PEAK_MEMORY, LIVE_RETAINED_MEMORY, PEAK_MEMORY, RETAINED_MEMORY,
+                                         UNMEASURED, Report)
+from allocbench.run_modes import LIVE, REPLAY, replayed_name
 
 FIGURE_WIDTH = 10.0  # inches: about the width of the page's text column
 NOT_SIGNIFICANT_HATCH = "///"
@@ -111,12 +113,16 @@ def _run_title(ax, report: Report, run: str) -> None:
         ax.set_title(run, fontweight="bold", loc="left")
 
 
-def _bar_panel(ax, report: Report, data: pd.DataFrame, value: str, allocators: list[str], unmeasured: pd.DataFrame) -> dict:
-    """Horizontal bars of `value` per workload, one per allocator, and the word "failed" or
-    "missing" where a cell of `unmeasured` has no bar; returns each bar by (workload,
-    allocator)."""
+def _bar_panel(ax, report: Report, data: pd.DataFrame, value: str, allocators: list[str], unmeasured: pd.DataFrame,
+               workloads: list[str] | None = None) -> dict:
+    """Horizontal bars of `value` per workload (`workloads`, default all of the report's), one
+    per allocator, and the word "failed" or "missing" where a cell of `unmeasured` has no bar;
+    returns each bar by (workload, allocator)."""
+    workloads = workloads or report.workloads
+    data = data[data["workload"].isin(workloads)]
+    unmeasured = unmeasured[unmeasured["workload"].isin(workloads)]
     sns.barplot(
-        data=data, x=value, y="workload", hue="allocator", order=report.workloads, hue_order=allocators,
+        data=data, x=value, y="workload", hue="allocator", order=workloads, hue_order=allocators,
         palette=report.palette, saturation=1, errorbar=None, legend=False, ax=ax, orient="h",
     )
     bars = {}
@@ -124,12 +130,12 @@ def _bar_panel(ax, report: Report, data: pd.DataFrame, value: str, allocators: l
     # category's position plus the level's offset within the default 0.8 of the category.
     for allocator, container in zip(allocators, ax.containers):
         for bar in container:
-            workload = report.workloads[round(bar.get_y() + bar.get_height() / 2)]
+            workload = workloads[round(bar.get_y() + bar.get_height() / 2)]
             bars[workload, allocator] = bar
     slot = 0.8 / len(allocators)
     for workload, allocator, status in unmeasured[["workload", "allocator", "status"]].itertuples(index=False):
         if allocator in allocators:
-            centre = report.workloads.index(workload) - 0.4 + (allocators.index(allocator) + 0.5) * slot
+            centre = workloads.index(workload) - 0.4 + (allocators.index(allocator) + 0.5) * slot
             ax.text(0.01, centre, f"{allocator}: {status}", transform=ax.get_yaxis_transform(), va="center", fontsize=8, color=FAILED_COLOUR)
     ax.set_ylabel("")
     return bars
@@ -191,34 +197,110 @@ def time_figure(report: Report) -> Markup:
     return svg_figure("time relative to the baseline", 1.3 + 0.2 * rows_per_panel, draw)
 
 
-MEMORY_PANELS = [
-    (PEAK_MEMORY, metric(PEAK_MEMORY).title),
-    (RETAINED_MEMORY, metric(RETAINED_MEMORY).title),
-    ("rss_fragmentation", metric("rss_fragmentation").title),
-]
+MEMORY_PANELS = {
+    REPLAY: [(name, metric(name).title) for name in (PEAK_MEMORY, RETAINED_MEMORY, "rss_fragmentation")],
+    LIVE: [(name, metric(name).title) for name in (LIVE_PEAK_MEMORY, LIVE_RETAINED_MEMORY)],
+}
 
 
-def memory_figure(report: Report) -> Markup:
-    """Per workload and allocator: peak RSS, retained RSS and RSS fragmentation."""
+def workloads_of_mode(report: Report, mode: str) -> list[str]:
+    """The report's workloads measured in `mode` (replay or live), in the report's order."""
+    measured = set(report.cells.loc[report.cells["mode"] == mode, "workload"])
+    return [w for w in report.workloads if w in measured]
+
+
+def memory_figure(report: Report, mode: str) -> Markup:
+    """Per workload of the mode and allocator: replayed, peak RSS, retained RSS and RSS
+    fragmentation; live, the program's process peak RSS and RSS at exit."""
     runs = [r.label for r in report.runs]
-    rows_per_panel = len(report.workloads) * max(len(report.allocators_of(run)) for run in runs)
+    workloads = workloads_of_mode(report, mode)
+    panels = MEMORY_PANELS[mode]
+    rows_per_panel = len(workloads) * max(len(report.allocators_of(run)) for run in runs)
 
     def draw(figure: Figure) -> None:
         # A column per metric, workloads shared along each row; a row per run.
-        axes = figure.subplots(len(runs), len(MEMORY_PANELS), sharex="col", sharey="row", squeeze=False)
-        for column, (name, title) in enumerate(MEMORY_PANELS):
+        axes = figure.subplots(len(runs), len(panels), sharex="col", sharey="row", squeeze=False)
+        for column, (name, title) in enumerate(panels):
             values = report.cells.dropna(subset=[name])
             largest = values[name].max() if len(values) else 0.0
             divisor, unit = (1, "peak RSS / peak live bytes") if name == "rss_fragmentation" else byte_unit(largest)
             for ax, run in zip(axes[:, column], runs):
                 data = values[values["run"] == run].assign(shown=lambda f: f[name] / divisor)
-                _bar_panel(ax, report, data, "shown", report.allocators_of(run), _unmeasured(report, run, "memory"))
+                _bar_panel(ax, report, data, "shown", report.allocators_of(run), _unmeasured(report, run, "memory"), workloads)
                 ax.set_xlabel(f"{title} ({unit})")
                 if column == 0:  # the run names its row once
                     _run_title(ax, report, run)
         _allocator_legend(figure, report, report.allocators)
 
-    return svg_figure("memory per workload", 1.2 + len(runs) * (0.6 + 0.13 * rows_per_panel), draw)
+    return svg_figure("memory per workload" + (", live" if mode == LIVE else ""), 1.2 + len(runs) * (0.6 + 0.13 * rows_per_panel), draw)
+
+
+def agreement_figure(report: Report) -> Markup | None:
+    """Per program and allocator, time relative to the baseline replayed (x) against live (y):
+    on the diagonal where the two agree."""
+    live = report.cells[(report.cells["mode"] == LIVE) & (report.cells["allocator"] != report.baseline)]
+    replayed = report.cells[report.cells["mode"] == REPLAY]
+    points = live.assign(program=live["workload"].map(replayed_name)).merge(
+        replayed, left_on=["run", "allocator", "program"], right_on=["run", "allocator", "workload"],
+        suffixes=("_live", "_replay")).dropna(subset=["relative_time_live", "relative_time_replay"])
+    if points.empty:
+        return None
+    runs = [r.label for r in report.runs if r.label in set(points["run"])]
+
+    def draw(figure: Figure) -> None:
+        axes = figure.subplots(1, len(runs), squeeze=False)[0]
+        values = points[["relative_time_live", "relative_time_replay"]].to_numpy(dtype=float)
+        low, high = min(values.min(), 1.0) * 0.95, max(values.max(), 1.0) * 1.05
+        for ax, run in zip(axes, runs):
+            data = points[points["run"] == run]
+            _run_title(ax, report, run)
+            ax.plot([low, high], [low, high], color="#222222", linewidth=1, linestyle="--")
+            ax.axhline(1.0, color="#999999", linewidth=0.8)
+            ax.axvline(1.0, color="#999999", linewidth=0.8)
+            for row in data.itertuples():
+                ax.scatter(row.relative_time_replay, row.relative_time_live, color=report.palette[row.allocator],
+                           s=36, edgecolor="#222222", linewidth=0.5, zorder=3)
+                ax.annotate(row.program, (row.relative_time_replay, row.relative_time_live), fontsize=7,
+                            xytext=(4, 3), textcoords="offset points")
+            ax.set_xlim(low, high)
+            ax.set_ylim(low, high)
+            ax.set_aspect("equal")
+            ax.set_xlabel(f"replayed: time relative to {report.baseline}")
+            ax.set_ylabel(f"live: time relative to {report.baseline}")
+        _allocator_legend(figure, report, [a for a in report.allocators if a in set(points["allocator"])])
+
+    return svg_figure("live against replayed", 5.2, draw)
+
+
+def agreement_table(report: Report) -> Markup | None:
+    agreement = report.agreement
+    if agreement.empty:
+        return None
+    frame = pd.DataFrame({
+        "allocator": agreement["allocator"],
+        "programs": agreement["programs"],
+        f"live: time × {report.baseline}": [_number(v, suffix="×") for v in agreement["live"]],
+        "live 95% interval": [_interval(lo, hi) for lo, hi in zip(agreement["live_low"], agreement["live_high"])],
+        f"replayed: time × {report.baseline}": [_number(v, suffix="×") for v in agreement["replay"]],
+        "replayed 95% interval": [_interval(lo, hi) for lo, hi in zip(agreement["replay_low"], agreement["replay_high"])],
+        "intervals overlap": ["yes" if v else "no" for v in agreement["agree"]],
+    })
+    caption = (f"Per allocator, its time relative to {report.baseline} over the same programs, run live and replayed "
+               "(geometric means). Where the intervals do not overlap, live and replay disagree.")
+    return _table_html(_run_column(report, frame, agreement), "agreement", caption, "intervals overlap")
+
+
+def rank_lines(report: Report) -> list[str]:
+    lines = []
+    for rank in report.agreement_ranks.itertuples():
+        prefix = f"{rank.run}: " if len(report.runs) > 1 else ""
+        if rank.same_order:
+            order = f"both rank them {' < '.join(rank.live_order)}"
+        else:
+            order = f"live ranks them {' < '.join(rank.live_order)}; replayed, {' < '.join(rank.replay_order)}"
+        lines.append(f"{prefix}over {rank.allocators} allocators, Kendall's τ {rank.kendall_tau:.2f} and Spearman's ρ "
+                     f"{rank.spearman_rho:.2f} between their live and replayed times (1 is the same order; fastest first): {order}.")
+    return lines
 
 
 def _grid(panels: int, runs: int) -> tuple[int, int]:
@@ -386,7 +468,8 @@ def numbers_table(report: Report) -> Markup:
     cells = report.cells
     time_divisor, time_name = time_unit(cells["time_mean"].median() if cells["time_mean"].notna().any() else 1.0)
     byte_columns = [(name, metric(name).title) for name in
-                    (PEAK_MEMORY, RETAINED_MEMORY, "peak_footprint_bytes", "retained_footprint_bytes", "peak_live_bytes")]
+                    (PEAK_MEMORY, RETAINED_MEMORY, "peak_footprint_bytes", "retained_footprint_bytes", "peak_live_bytes",
+                     LIVE_PEAK_MEMORY, LIVE_RETAINED_MEMORY)]
     frame = pd.DataFrame({
         "workload": cells["workload"],
         "allocator": cells["allocator"],
@@ -406,6 +489,7 @@ def numbers_table(report: Report) -> Markup:
         frame[f"{title} ({unit})"] = [_number(v / divisor) for v in values]
     for name in ("rss_fragmentation", "footprint_fragmentation"):
         frame[metric(name).title] = [_number(v) for v in cells[name]]
+    frame[metric("served_share").title] = [_number(v * 100, 3, "%") for v in cells["served_share"]]
     for name in ("mmap_calls", "munmap_calls", "madvise_calls"):
         frame[metric(name).title] = [_number(v, 0) for v in cells[name]]
     caption = "Every cell of every run. A dash: not measured (a failed cell, or a figure the allocator does not report)."
@@ -488,6 +572,12 @@ def report_terms(report: Report) -> list[tuple[str, str]]:
                                    "allocator."),
         ("bytes lost to rounding", "Block size minus requested size, summed over a workload's requests that pymalloc "
                                    "serves."),
+        ("live (a workload PROGRAM@live)", "The program itself run on the allocator in an unmodified interpreter "
+                                           "(allocbench exec), timed start-up to exit, its memory the process's RSS; "
+                                           "beside the replay of its recorded trace, which isolates the allocator."),
+        ("Kendall's τ, Spearman's ρ", "Rank correlations between the allocators' live and replayed times relative to "
+                                     "the baseline: 1 when both put the allocators in the same order, −1 when in "
+                                     "opposite orders."),
         ("failed or missing cell", "An (allocator, workload) pair whose timing or memory worker crashed, timed out or "
                                    "did not prove its allocator (failed, with the reason), or was not measured "
                                    "(missing); listed under the verdict."),
@@ -504,13 +594,19 @@ def template_environment() -> jinja2.Environment:
 
 
 def render_html(report: Report) -> str:
+    memory_mode = REPLAY if workloads_of_mode(report, REPLAY) else LIVE
     return template_environment().get_template("report.html.j2").render(
         report=report,
         version=__version__,
         runs=[_run_facts(run) for run in report.runs],
         summary_table=summary_table(report),
         time_figure=time_figure(report),
-        memory_figure=memory_figure(report),
+        memory_mode=memory_mode,
+        memory_figure=memory_figure(report, memory_mode),
+        live_memory_figure=memory_figure(report, LIVE) if memory_mode == REPLAY and workloads_of_mode(report, LIVE) else None,
+        agreement_figure=agreement_figure(report),
+        agreement_table=agreement_table(report),
+        rank_lines=rank_lines(report),
         timeline_figure=timeline_figure(report) if len(report.timelines) else None,
         without_footprint=allocators_without_footprint(report),
         size_class_figure=size_class_figure(report),

@@ -18,8 +18,10 @@ from rich.console import Console
 from rich.table import Table
 
 from allocbench.metrics import metric
-from allocbench.report.aggregate import PEAK_MEMORY, RETAINED_MEMORY, Report, aggregate
+from allocbench.report.aggregate import (LIVE_PEAK_MEMORY, LIVE_RETAINED_MEMORY, PEAK_MEMORY, RETAINED_MEMORY, Report,
+                                         aggregate)
 from allocbench.report.stats import relative_time
+from allocbench.run_modes import LIVE, REPLAY
 
 MiB = 1024 * 1024
 
@@ -104,8 +106,12 @@ def print_summary(folders: list[str | os.PathLike], stream: TextIO) -> None:
         significant = row.name[0] == report.baseline or (row["significant"] is not pd.NA and bool(row["significant"]))
         return format_relative(row["relative_time"], row["relative_time_low"], row["relative_time_high"], significant)
 
-    workloads = [w for w in report.workloads if w in set(cells.index.get_level_values("workload"))]
-    time_rows = [[w] + [text(label, w, time_of) for label in labels] for w in workloads]
+    present = set(cells.index.get_level_values("workload"))
+    modes = cells.reset_index().drop_duplicates("workload").set_index("workload")["mode"]
+    replayed = [w for w in report.workloads if w in present and modes[w] == REPLAY]
+    live = [w for w in report.workloads if w in present and modes[w] == LIVE]
+    primary = replayed or live
+    time_rows = [[w] + [text(label, w, time_of) for label in labels] for w in primary]
     summary = report.summary[report.summary["run"] == run.label].set_index("allocator")
     time_rows.append(["geometric mean"] + [
         format_relative(summary.loc[label, "relative_time"], summary.loc[label, "relative_time_low"],
@@ -114,17 +120,42 @@ def print_summary(folders: list[str | os.PathLike], stream: TextIO) -> None:
         if label in summary.index else "-"
         for label in labels
     ])
+    agreement = report.agreement[report.agreement["run"] == run.label].set_index("allocator")
+    if replayed and live:
+        time_rows += [[w] + [text(label, w, time_of) for label in labels] for w in live]
+        for side in ("live", "replay"):
+            name = "geometric mean, live" if side == "live" else "the same programs replayed"
+            time_rows.append([name] + [
+                format_relative(agreement.loc[label, side], agreement.loc[label, f"{side}_low"],
+                                agreement.loc[label, f"{side}_high"], label == report.baseline or not (
+                                    agreement.loc[label, f"{side}_low"] <= 1 <= agreement.loc[label, f"{side}_high"]))
+                if label in agreement.index else "-"
+                for label in labels
+            ])
 
-    def memory_rows(name: str) -> list[list[str]]:
+    def memory_rows(name: str, workloads: list[str]) -> list[list[str]]:
         return [[w] + [text(label, w, lambda r: format_mib(r.get(name, float("nan")))) for label in labels] for w in workloads]
 
     manifest = run.manifest
-    console.print(f"suite {manifest['suite']} ({manifest['mode']} mode), {len(labels)} allocators, {len(workloads)} workloads")
+    ran = "replayed" if not live else "live" if not replayed else "replayed and live"
+    console.print(f"suite {manifest['suite']} ({manifest['mode']} mode, {ran}), {len(labels)} allocators, "
+                  f"{len(replayed) + len(live)} workloads")
     console.print(_table(f"time relative to {report.baseline} (lower is faster; ~ not significant)", ["workload", *labels], time_rows))
-    console.print(_table(f"{metric(PEAK_MEMORY).title} above the process before the workload, MiB", ["workload", *labels],
-                         memory_rows(PEAK_MEMORY)))
-    console.print(_table(f"{metric(RETAINED_MEMORY).title} when the workload has ended, MiB", ["workload", *labels],
-                         memory_rows(RETAINED_MEMORY)))
+    if replayed:
+        console.print(_table(f"{metric(PEAK_MEMORY).title} above the process before the workload, MiB", ["workload", *labels],
+                             memory_rows(PEAK_MEMORY, replayed)))
+        console.print(_table(f"{metric(RETAINED_MEMORY).title} when the workload has ended, MiB", ["workload", *labels],
+                             memory_rows(RETAINED_MEMORY, replayed)))
+    if live:
+        def live_memory(row) -> str:
+            return f"{format_mib(row.get(LIVE_PEAK_MEMORY))} / {format_mib(row.get(LIVE_RETAINED_MEMORY))}"
+
+        console.print(_table(f"live: {metric(LIVE_PEAK_MEMORY).title} / {metric(LIVE_RETAINED_MEMORY).title}, MiB",
+                             ["workload", *labels], [[w] + [text(label, w, live_memory) for label in labels] for w in live]))
+    for rank in report.agreement_ranks[report.agreement_ranks["run"] == run.label].itertuples():
+        alike = "the same order" if rank.same_order else "different orders"
+        console.print(f"live and replayed, the programs rank the {rank.allocators} allocators in {alike}: "
+                      f"Kendall's tau {rank.kendall_tau:.2f}, Spearman's rho {rank.spearman_rho:.2f}")
 
 
 def print_failures(folders: list[str | os.PathLike], stream: TextIO) -> None:
