@@ -34,7 +34,8 @@ class CellTask:
     timeout: float  # seconds the worker process may take
     loops: int | None = None  # time: pyperf's loops per value, from the memory pass (None: calibrate)
     # time, in a sweep: the base's spec, timed in processes that alternate with this cell's,
-    # so that the cell's ratio to the base is measured side by side; and the base's loops
+    # so that the cell's ratio to the base is measured side by side (a live cell: the
+    # baseline's label, whose program run live alternates with this cell's); and its loops
     paired_with: str | None = None
     pair_loops: int | None = None
     program: str | None = None  # a live cell's program (allocbench/run_modes.py), run on the allocator

@@ -181,34 +181,51 @@ def _timing_metrics(benchmark, ops: int | None, prefix: str = "") -> tuple[tuple
     return (*figures, ("ns_per_op", mean * 1e9 / ops if ops else math.nan), ("ops", ops))
 
 
+def _pyperf_steps(task: CellTask, out: Path, base_out: Path) -> list[tuple[str, Path, int | None, list[str]]]:
+    """(whose: "cell" or "base", pyperf file, loops, pyperf options) of each pyperf process
+    of a time task, in order: pyperf's own processes for the cell alone; with a base to pair
+    with (task.paired_with), one process of the base and one of the cell in turn, round after
+    round, the order alternating (ABBA) so that drift in the machine's speed falls on both."""
+    if task.paired_with is None:
+        options = {"fast": ["--fast"], "rigorous": ["--rigorous"]}.get(task.mode, [])
+        return [("cell", out, task.loops, ["-o", str(out), *options])]
+    processes, values = processes_and_values(task.mode)
+    one = ["--processes=1", f"--values={values}", f"--warmups={RUNNER_DEFAULTS['warmups']}"]
+    steps = []
+    for round_ in range(processes):
+        for whose in (("base", "cell") if round_ % 2 == 0 else ("cell", "base")):
+            path, loops = (out, task.loops) if whose == "cell" else (base_out, task.pair_loops)
+            steps.append((whose, path, loops, [*one, "--append", str(path)]))
+    return steps
+
+
+def _run_steps(task: CellTask, steps, run_one) -> tuple[str | None, str]:
+    """Runs the steps through `run_one(whose, options, loops) -> (exit status, stderr)`.
+    Returns (why it failed or None, the stderr seen)."""
+    stderr_seen = ""
+    for whose, path, loops, options in steps:
+        returncode, stderr = run_one(whose, options, loops)
+        stderr_seen += stderr
+        if returncode != 0 or not path.is_file():
+            return ("base: " if whose == "base" else "") + _failure(returncode, stderr), stderr_seen
+    return None, stderr_seen
+
+
 def measure_time(task: CellTask, trace: str) -> CellOutcome:
-    """pyperf's processes for the cell; in a sweep (task.paired_with), one process of the
-    base and one of the cell in turn, round after round, the order alternating (ABBA) so
-    that drift in the machine's speed falls on both alike."""
+    """pyperf's processes for the cell (paired with the base's in a sweep: _pyperf_steps)."""
     import pyperf
 
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="allocbench-cell-") as scratch:
         out, base_out = Path(scratch) / "cell.json", Path(scratch) / "base.json"
-        if task.paired_with is None:
-            options = {"fast": ["--fast"], "rigorous": ["--rigorous"]}.get(task.mode, [])
-            steps = [(task.spec, task.preload, out, task.loops, ["-o", str(out), *options])]
-        else:
-            processes, values = processes_and_values(task.mode)
-            one = ["--processes=1", f"--values={values}", f"--warmups={RUNNER_DEFAULTS['warmups']}"]
-            cell = (task.spec, task.preload, out, task.loops)
-            base = (task.paired_with, None, base_out, task.pair_loops)
-            steps = []
-            for round_ in range(processes):
-                for spec, preload, path, loops in ((base, cell) if round_ % 2 == 0 else (cell, base)):
-                    steps.append((spec, preload, path, loops, [*one, "--append", str(path)]))
-        stderr_seen = ""
-        for spec, preload, path, loops, options in steps:
-            returncode, stderr = _pyperf_run(spec, preload, task, trace, options, loops)
-            stderr_seen += stderr
-            if returncode != 0 or not path.is_file():
-                return CellOutcome.failed(task, ("base: " if path == base_out else "") + _failure(returncode, stderr),
-                                          time.monotonic() - started)
+
+        def run_one(whose: str, options: list[str], loops: int | None):
+            spec, preload = (task.spec, task.preload) if whose == "cell" else (task.paired_with, None)
+            return _pyperf_run(spec, preload, task, trace, options, loops)
+
+        failure, stderr_seen = _run_steps(task, _pyperf_steps(task, out, base_out), run_one)
+        if failure is not None:
+            return CellOutcome.failed(task, failure, time.monotonic() - started)
         elapsed = time.monotonic() - started
         text = out.read_text()
         benchmark = pyperf.Benchmark.load(str(out))
@@ -302,25 +319,35 @@ def _wait_child(child: subprocess.Popen, timeout: float) -> tuple[int | None, st
 
 
 def measure_live_time(task: CellTask) -> CellOutcome:
-    """pyperf's processes for a live cell: each value whole runs of the program."""
+    """pyperf's processes for a live cell, each value whole runs of the program; paired with
+    the baseline's (task.paired_with: its label), as a sweep's cells are with their base, so
+    that the ratio of whole programs, whose differences are small, is measured side by side."""
     import pyperf
 
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="allocbench-cell-") as scratch:
-        out = Path(scratch) / "cell.json"
-        args = ["-m", "allocbench.live_bench_worker", "--quiet", "-o", str(out),
-                *{"fast": ["--fast"], "rigorous": ["--rigorous"]}.get(task.mode, [])]
-        if task.loops:
-            args.append(f"--loops={task.loops}")
-        args += ["--allocbench-label", task.allocator, "--allocbench-program", task.program,
-                 "--allocbench-name", task.workload]
-        returncode, stderr = _spawn(args, None, task.timeout)
+        out, base_out = Path(scratch) / "cell.json", Path(scratch) / "base.json"
+
+        def run_one(whose: str, options: list[str], loops: int | None):
+            args = ["-m", "allocbench.live_bench_worker", "--quiet", *options]
+            if loops:
+                args.append(f"--loops={loops}")
+            args += ["--allocbench-label", task.allocator if whose == "cell" else task.paired_with,
+                     "--allocbench-program", task.program, "--allocbench-name", task.workload]
+            return _spawn(args, None, task.timeout)
+
+        failure, _ = _run_steps(task, _pyperf_steps(task, out, base_out), run_one)
         elapsed = time.monotonic() - started
-        if returncode != 0 or not out.is_file():
-            return CellOutcome.failed(task, _failure(returncode, stderr), elapsed)
+        if failure is not None:
+            return CellOutcome.failed(task, failure, elapsed)
         text = out.read_text()
         benchmark = pyperf.Benchmark.load(str(out))
-    return CellOutcome(task=task, state="done", metrics=_timing_metrics(benchmark, None), pyperf_json=text,
+        base_text = base_out.read_text() if task.paired_with is not None else None
+        base_benchmark = pyperf.Benchmark.load(str(base_out)) if base_text else None
+    metrics = _timing_metrics(benchmark, None)
+    if base_benchmark is not None:
+        metrics += _timing_metrics(base_benchmark, None, prefix="base_")
+    return CellOutcome(task=task, state="done", metrics=metrics, pyperf_json=text, pair_pyperf_json=base_text,
                        seconds=elapsed)
 
 

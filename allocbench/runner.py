@@ -46,7 +46,8 @@ def check_traces(folder: ResultsFolder, facts: dict[str, TraceFacts]) -> None:
 
 def tasks(folder: ResultsFolder, facts: dict[str, TraceFacts], phase: str) -> list[CellTask]:
     """The tasks of every cell whose `phase` is missing. In a sweep, time is paired with the
-    base (the manifest's baseline): timed in processes alternating with the base's."""
+    base (the manifest's baseline): timed in processes alternating with the base's; so is a
+    live cell's, with the baseline's program run live."""
     manifest = folder.manifest
     allocators = {a["label"]: a for a in manifest["allocators"]}
     paired = manifest.get("kind") == "sweep"
@@ -57,14 +58,16 @@ def tasks(folder: ResultsFolder, facts: dict[str, TraceFacts], phase: str) -> li
         if missing_phase != phase:
             continue
         allocator, fact = allocators[label], facts.get(workload)
-        timed_with_base = paired and phase == "time"
+        live = workload in programs
+        # A live cell is timed alongside the baseline's program too (but for the baseline's own).
+        timed_with_base = phase == "time" and (paired or (live and label != base["label"]))
         out.append(CellTask(
             phase=phase, allocator=label, workload=workload, spec=allocator["spec"], preload=allocator.get("preload"),
             trace=TraceRef(str(fact.path), fact.sha256, fact.ops) if workload not in programs else None,
             program=programs.get(workload), touch=manifest.get("touch", "first"),
             mode=manifest["mode"], timeout=float(manifest.get("cell_timeout", 600.0)),
             loops=folder.cells[(label, workload)].get("loops") if phase == "time" else None,
-            paired_with=base["spec"] if timed_with_base else None,
+            paired_with=(base["label"] if live else base["spec"]) if timed_with_base else None,
             pair_loops=folder.cells[(base["label"], workload)].get("loops") if timed_with_base else None,
         ))
     return out

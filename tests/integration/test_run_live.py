@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import allocbench
+from allocbench.allocators import file_label
 
 pytestmark = pytest.mark.integration
 
@@ -82,6 +83,11 @@ def test_run_both_measures_the_program_live_beside_its_replay(workloads: Path, t
         assert 5e6 < live[allocator, "process_peak_rss_bytes"] < 5e8
         assert live[allocator, "process_rss_bytes_at_exit"] <= live[allocator, "process_peak_rss_bytes"]
         assert live[allocator, "time_mean"] > 0.01 and live[allocator, "time_values"] >= 2
+    # Timed side by side with the baseline's program, as a sweep's points are with their base.
+    for allocator in ALLOCATORS[1:]:
+        assert live[allocator, "base_time_values"] >= 2
+        assert (out / "pyperf" / f"{file_label(allocator)}@base.json").is_file()
+    assert ("cpython", "base_time_mean") not in live.index
     variant = "pymalloc:pool_size=64K,arena_release=never"
     assert live[variant, "served_share"] >= 0.99
     assert (variant, "served_share") in live.index and ("system", "served_share") not in live.index
