@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import argparse
 
+from allocbench.commands._shared import add_program_arguments, program_words
+
 NAME = "exec"
 HELP = "run a Python program live on an allocator and report the allocator's statistics at exit"
 
@@ -17,17 +19,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--path", choices=("auto", "early", "fallback"), default="auto",
                         help="how the allocator goes in: early (before the interpreter starts), fallback (a wrapping "
                              "hook at start-up), auto (early where the interpreter allows it)")
-    parser.add_argument("-m", dest="module", nargs=argparse.REMAINDER, metavar="MODULE [ARGS]",
-                        help="run a module, as python -m does")
-    parser.add_argument("program", nargs=argparse.REMAINDER, metavar="-- python SCRIPT [ARGS]",
-                        help="the script to run (after --) and its arguments")
+    add_program_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from allocbench.live import REPORT_TO_STDERR, live_command, replace_process
     from allocbench.recording import program_to_run
 
-    program = args.program[1:] if args.program[:1] == ["--"] else args.program
+    program = program_words(args)
     kind, target, program_args = program_to_run(args.module, program, verb="run")
     report = args.stats if args.stats is not None else REPORT_TO_STDERR
     replace_process(live_command(args.allocator, kind, target, program_args, report=report, path=args.path))

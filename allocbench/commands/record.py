@@ -8,6 +8,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from allocbench.commands._shared import add_program_arguments, program_words
+
 NAME = "record"
 HELP = "run a Python program and record its allocations (MEM and OBJ domains) into a trace"
 
@@ -18,16 +20,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="record with a profile function that does nothing installed, as memray's tracker "
                         "installs one (on CPython 3.11 every Python call then allocates a frame object): "
                         "to compare with a memray capture of the same program")
-    parser.add_argument("-m", dest="module", nargs=argparse.REMAINDER, metavar="MODULE [ARGS]",
-                        help="run a module, as python -m does")
-    parser.add_argument("program", nargs=argparse.REMAINDER, metavar="-- python SCRIPT [ARGS]",
-                        help="the script to run (after --) and its arguments")
+    add_program_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from allocbench.recording import program_to_run, record
 
-    program = args.program[1:] if args.program[:1] == ["--"] else args.program
+    program = program_words(args)
     kind, target, program_args = program_to_run(args.module, program)
     command = ["-m", *args.module] if args.module is not None else program
     result = record(kind, target, program_args, Path(args.output), command,

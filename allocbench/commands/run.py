@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from allocbench.allocators import KNOWN_LIBRARIES
+from allocbench.commands._shared import finish
 from allocbench.errors import UsageError
 from allocbench.plan import DEFAULT_CELL_TIMEOUT
 from allocbench.run_modes import LIVE, REPLAY, RUN_MODES, workload_mode
@@ -105,16 +106,4 @@ def run(args: argparse.Namespace) -> int:
                                       {name: fact.sizes for name, fact in facts.items()})
 
     status = execute(folder, facts, LocalExecutor(jobs), progress)
-    if status == "interrupted":
-        print(f"interrupted: finish it with  allocbench run --resume {folder.path}", file=sys.stderr)
-        return 130
-    if not args.no_report:
-        from allocbench.report import write_report
-
-        write_report([folder.path], folder.path / "report.html")
-    from allocbench.report.terminal import print_failures, print_summary
-
-    print_summary([folder.path], sys.stdout)
-    print(f"results: {folder.path}")
-    print_failures([folder.path], sys.stderr)
-    return 1 if status == "failed" else 0
+    return finish(folder.path, status, "run", write_report=not args.no_report)

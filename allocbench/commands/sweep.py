@@ -8,6 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from allocbench.commands._shared import finish
 from allocbench.errors import UsageError
 from allocbench.plan import DEFAULT_CELL_TIMEOUT
 from allocbench.sweep import DEFAULT_BASE, DEFAULT_REFERENCES, TIME_MODES
@@ -83,16 +84,4 @@ def run(args: argparse.Namespace) -> int:
         folder, status = resume(args.resume, **where)
     else:
         folder, status = start(_request(args), command=["allocbench", *sys.argv[1:]], **where)
-    if status == "interrupted":
-        print(f"interrupted: finish it with  allocbench sweep --resume {folder.path}", file=sys.stderr)
-        return 130
-    if not args.no_report:
-        from allocbench.report import write_report
-
-        write_report([folder.path], folder.path / "report.html")
-    from allocbench.report.terminal import print_failures, print_summary
-
-    print_summary([folder.path], sys.stdout)
-    print(f"results: {folder.path}")
-    print_failures([folder.path], sys.stderr)
-    return 1 if status == "failed" else 0
+    return finish(folder.path, status, "sweep", write_report=not args.no_report)

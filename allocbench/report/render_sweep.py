@@ -31,7 +31,7 @@ from matplotlib.transforms import Bbox
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLocator, ScalarFormatter
 
 from allocbench import __version__, _core
-from allocbench.metrics import METRICS, metric
+from allocbench.metrics import metric
 from allocbench.report.aggregate import PEAK_MEMORY, RETAINED_MEMORY
 from allocbench.report.render import (
     MISSING, _csv_data_uri, _legend, _number, _run_facts, _table_html,

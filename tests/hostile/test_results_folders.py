@@ -5,9 +5,7 @@ cells that lack their rows are named as missing, and --resume measures them agai
 
 from __future__ import annotations
 
-import csv
 import json
-import os
 
 import pytest
 from conftest import cli, edit_manifest, refused

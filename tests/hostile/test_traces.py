@@ -11,17 +11,14 @@ import struct
 import subprocess
 import sys
 import zlib
-from pathlib import Path
 
 import pytest
 from conftest import cli, refused
 
 import allocbench
 from trace_bytes import (
-    CHUNK_HEADER,
     HEADER,
     RECORD,
-    TRAILER_BODY,
     ZLIB,
     IdPredictor,
     chunk_v2,

@@ -17,7 +17,7 @@ from test_trace_format import alloc_free_records, consistent_ops
 
 from allocbench import _core
 from allocbench.errors import UsageError
-from allocbench.trace import OPS, RECORD_DTYPE, Trace, TraceError, convert, summarise, write_trace
+from allocbench.trace import RECORD_DTYPE, Trace, TraceError, convert, summarise, write_trace
 from trace_bytes import (
     CHUNK_HEADER_V2,
     HEADER,
