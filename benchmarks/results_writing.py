@@ -22,7 +22,7 @@ import pyperf
 from allocbench.metrics import names
 from allocbench.results import ResultsFolder, new_cell
 
-MEMORY_ROWS = [(name, 1_000_000 + i) for i, name in enumerate(names("memory"))]
+MEMORY_ROWS = [(name, 1_000_000 + i) for i, name in enumerate(names("memory", "memory pass"))]
 TIMELINE = [(op, op * 10, op * 12, op * 13) for op in range(0, 200_000, 1000)]
 
 
@@ -54,7 +54,7 @@ def write_cells(folder_path: Path, cells: int, workloads: int, pyperf_texts: dic
         for a in range(allocators):
             label = folder.manifest["allocators"][a]["label"]
             folder.record(label, f"w{w}", "memory", "done", metrics=MEMORY_ROWS, timeline=TIMELINE, loops=3)
-            folder.record(label, f"w{w}", "time", "done", metrics=[(n, 0.5) for n in names("time")],
+            folder.record(label, f"w{w}", "time", "done", metrics=[(n, 0.5) for n in names("time", "pyperf")],
                           pyperf_json=pyperf_texts[f"w{w}"])
     elapsed = time.perf_counter() - started
     folder.set_status("complete", "2026-01-01T00:01:00Z")
