@@ -37,20 +37,19 @@ class Progress:
         self._total = 0
         self._done = 0
         self._started = 0.0
-        self._jobs = 1
 
     def note(self, text: str) -> None:
         """Work before the cells (making traces)."""
         self.console.print(f"[dim]{escape(text)}[/dim]" if self.live else text, highlight=False, markup=self.live)
 
     def eta_seconds(self) -> float | None:
-        """Time left at the mean pace of the cells done so far (cells run `jobs` at once)."""
+        """Time left at the mean pace (wall time) of the cells done so far."""
         if not self._done:
             return None
         return (self.clock() - self._started) / self._done * (self._total - self._done)
 
     def start(self, phase: str, tasks: list[CellTask], jobs: int) -> None:
-        self._phase, self._total, self._done, self._started, self._jobs = phase, len(tasks), 0, self.clock(), jobs
+        self._phase, self._total, self._done, self._started = phase, len(tasks), 0, self.clock()
         if not tasks:
             return
         if self.live:

@@ -96,7 +96,8 @@ def execute(folder: ResultsFolder, facts: dict[str, TraceFacts], executor: Execu
                 if phase == "time" and between_phases is not None:
                     between_phases(folder)
                 todo = tasks(folder, facts, phase)
-                progress.start(phase, todo, executor.jobs)
+                # Time cells run one at a time, whatever the executor (never beside other work).
+                progress.start(phase, todo, executor.jobs if phase == "memory" else 1)
                 for outcome in executor.run(todo, on_start=progress.started):
                     write_outcome(folder, outcome)
                     progress.finished(outcome)

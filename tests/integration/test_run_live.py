@@ -67,6 +67,7 @@ def test_run_both_measures_the_program_live_beside_its_replay(workloads: Path, t
     done = cli(args, workloads, tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "not run live: tiny-churn: a generator workload has no program to run live" in done.stderr
+    assert "time phase: 9 cells, 1 at a time" in done.stdout + done.stderr  # never beside other work
     out = tmp_path / "out"
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["run_mode"] == "both" and manifest["status"] == "complete"
