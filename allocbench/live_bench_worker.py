@@ -9,7 +9,7 @@ the interpreter's default allocators, whatever the program runs on.
 
 pyperf filters its workers' environment; the program's is built from what is left, plus the
 allocator's variables and a fixed hash seed (as a recording has), so that every allocator
-runs the program in the same environment.
+runs the program in the same environment (the hash seed a recording has: recording.HASH_SEED).
 """
 
 from __future__ import annotations
@@ -22,15 +22,14 @@ import pyperf
 
 from allocbench.bench_worker import RUNNER_DEFAULTS
 from allocbench.live import live_command
-
-HASH_SEED = "0"
+from allocbench.recording import HASH_SEED
 
 
 def program_command(label: str, program: str, environment: dict[str, str], report: str | os.PathLike | None = None):
     """The live command of the program on `label` in `environment` (a worker's), with the
     fixed hash seed; `report`: where it writes its statistics (None: nowhere)."""
     return live_command(label, "script", program, [], report=report,
-                        base_environment={**environment, "PYTHONHASHSEED": HASH_SEED})
+                        base_environment={**environment, "PYTHONHASHSEED": str(HASH_SEED)})
 
 
 def time_runs(loops: int, argv: list[str], environment: dict[str, str]) -> float:

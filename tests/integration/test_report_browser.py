@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from tiny_workloads import write_tiny_workloads
 from report_fixture import measured
 
 from allocbench.report import write_report
@@ -33,18 +34,6 @@ SWEEP_FIGURES = ["Pareto fronts", "heatmap of peak RSS relative to the base", "h
 # The issue's sweep: every pymalloc era's pool size, arena size and release policy, memory only.
 SMALL_OBJECTS_SWEEP = ["--suite", "small-objects", "--grid", "pool_size=4K,16K,64K", "--grid", "arena_size=256K,1M,4M",
                        "--grid", "arena_release=never,immediate,keep-one", "--time", "none"]
-TINY_WORKLOADS = """
-[tiny-churn]
-description = "a small churn"
-generator = "churn"
-seed = 3
-params = { live = 300, pairs = 20000, lifetime = "random", sizes = "uniform:8-512" }
-
-[tiny-ramp]
-description = "every size to 128 B"
-generator = "size-ramp"
-params = { max_size = 128, per_size = 4, rounds = 2 }
-"""
 # Three knobs, a preset on the grid and two invalid combinations (a 64K arena of 64K pools).
 TINY_SWEEP = ["--suite", "tiny", "--grid", "pool_size=4K,64K", "--grid", "arena_size=64K,256K",
               "--grid", "arena_release=never,immediate", "--time", "none"]
@@ -87,9 +76,7 @@ def sweep_report_file(tmp_path_factory) -> Path:
         folder = _sweep(where / "small-objects-sweep", SMALL_OBJECTS_SWEEP, dict(os.environ))
     else:
         workloads = where / "workloads"
-        (workloads / "suites").mkdir(parents=True)
-        (workloads / "workloads.toml").write_text(TINY_WORKLOADS)
-        (workloads / "suites" / "tiny.toml").write_text('description = "two tiny workloads"\nworkloads = ["tiny-churn", "tiny-ramp"]\n')
+        write_tiny_workloads(workloads)
         folder = _sweep(where / "tiny-sweep", TINY_SWEEP, {**os.environ, "ALLOCBENCH_WORKLOADS": str(workloads)})
     return write_report([folder], where / "sweep.html")
 

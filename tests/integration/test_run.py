@@ -13,32 +13,19 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from tiny_workloads import write_tiny_workloads
 
 import allocbench
 from allocbench.allocators import find_library
 
 pytestmark = pytest.mark.integration
 
-TINY_WORKLOADS = """
-[tiny-churn]
-description = "a small churn"
-generator = "churn"
-seed = 3
-params = { live = 300, pairs = 20000, lifetime = "random", sizes = "uniform:8-512" }
-
-[tiny-ramp]
-description = "every size to 128 B"
-generator = "size-ramp"
-params = { max_size = 128, per_size = 4, rounds = 2 }
-"""
 
 
 @pytest.fixture()
 def workloads(tmp_path: Path) -> Path:
     folder = tmp_path / "workloads"
-    (folder / "suites").mkdir(parents=True)
-    (folder / "workloads.toml").write_text(TINY_WORKLOADS)
-    (folder / "suites" / "tiny.toml").write_text('description = "two tiny workloads"\nworkloads = ["tiny-churn", "tiny-ramp"]\n')
+    write_tiny_workloads(folder)
     return folder
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from tiny_workloads import write_tiny_workloads
 
 import allocbench
 from allocbench.report.aggregate import aggregate
@@ -31,18 +32,6 @@ from allocbench.report.sweep import aggregate_sweep
 
 pytestmark = pytest.mark.integration
 
-TINY_WORKLOADS = """
-[tiny-churn]
-description = "a small churn"
-generator = "churn"
-seed = 3
-params = { live = 300, pairs = 20000, lifetime = "random", sizes = "uniform:8-512" }
-
-[tiny-ramp]
-description = "every size to 128 B"
-generator = "size-ramp"
-params = { max_size = 128, per_size = 4, rounds = 2 }
-"""
 SECTIONS = ["verdict", "failures", "fronts", "heatmaps", "main-effects", "best", "run", "data", "glossary"]
 # A 64K arena cannot hold four 64K pools: two points of this grid are skipped.
 MEMORY_GRID = ["--grid", "pool_size=4K,64K", "--grid", "arena_size=64K,256K", "--grid", "arena_release=never,immediate"]
@@ -57,9 +46,7 @@ def allocbench_cli(args: list, cwd: Path, workloads: Path | None = None) -> subp
 @pytest.fixture(scope="module")
 def workloads(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("workloads")
-    (folder / "suites").mkdir()
-    (folder / "workloads.toml").write_text(TINY_WORKLOADS)
-    (folder / "suites" / "tiny.toml").write_text('description = "two tiny workloads"\nworkloads = ["tiny-churn", "tiny-ramp"]\n')
+    write_tiny_workloads(folder)
     return folder
 
 
