@@ -5,7 +5,7 @@
     python .../allocbench/_record_bootstrap.py FD call FILE [ARGS...]
 
 FD is an inherited pipe (its number written with a fixed width) on which the parent sends the
-recording's settings as JSON: the trace's path, its metadata, and whether to install an empty
+recording's settings (marshal data): the trace's path, its metadata as JSON text, and whether to install an empty
 profile function (allocbench.recording.send_settings). They travel there, not on the command
 line or in the environment, and they arrive in a fixed number of bytes (the path padded with
 slashes, the whole with spaces): whatever this process holds before the hook goes in shapes
@@ -41,18 +41,21 @@ def _program_path_entry(kind: str, target: str) -> str | None:
 
 def load_core(path: str | None = None):
     """allocbench._core, loaded from `path`, or else from this folder, without running the
-    package's __init__."""
-    import importlib.machinery
-    import importlib.util
+    package's __init__. Through the import system's own frozen modules, which every
+    interpreter has loaded at start-up: importlib.util would import contextlib, collections and
+    functools first (~7 ms, in every recording and every live run)."""
+    import _frozen_importlib
+    import _frozen_importlib_external
+    import _imp
 
     if "allocbench._core" in sys.modules:
         return sys.modules["allocbench._core"]
     candidates = [path] if path else [os.path.join(_PACKAGE_DIR, "_core" + suffix)
-                                      for suffix in importlib.machinery.EXTENSION_SUFFIXES]
+                                      for suffix in _imp.extension_suffixes()]
     for candidate in candidates:
         if os.path.exists(candidate):
-            spec = importlib.util.spec_from_file_location("allocbench._core", candidate)
-            core = importlib.util.module_from_spec(spec)
+            spec = _frozen_importlib_external.spec_from_file_location("allocbench._core", candidate)
+            core = _frozen_importlib.module_from_spec(spec)
             spec.loader.exec_module(core)
             sys.modules["allocbench._core"] = core
             return core
@@ -60,40 +63,69 @@ def load_core(path: str | None = None):
 
 
 def read_settings(descriptor: int) -> dict:
-    """The settings the parent sent on the pipe, which is closed after."""
-    import json
+    """The settings the parent sent on the pipe (marshal: built in, so reading them imports
+    nothing), which is closed after."""
+    import marshal
 
     chunks = []
     while chunk := os.read(descriptor, 1 << 16):
         chunks.append(chunk)
     os.close(descriptor)
-    return json.loads(b"".join(chunks))
+    return marshal.loads(b"".join(chunks))  # the padding after the settings is ignored
 
 
-def start_recording(core, trace_path: str, metadata: dict) -> None:
-    import json
-
-    text = json.dumps(metadata)
-    core.start_recording(os.fsencode(trace_path), text, len(text.encode()) + METADATA_HEADROOM)
+def start_recording(core, trace_path: str, metadata_json: str) -> None:
+    core.start_recording(os.fsencode(trace_path), metadata_json, len(metadata_json.encode()) + METADATA_HEADROOM)
 
 
-def stop_recording(core, metadata: dict, exit_status: int = 0) -> dict | None:
-    """Stops and closes the trace; returns its final metadata (None in a forked child, where
-    nothing is written). A program that failed gives a trace marked with its exit status."""
-    import json
-
-    final = dict(metadata, program_exit_status=exit_status)
+def stop_recording(core, metadata_json: str, exit_status: int = 0) -> str | None:
+    """Stops and closes the trace; returns its final metadata, as JSON text (None in a forked
+    child, where nothing is written). A program that failed gives a trace marked with its exit
+    status."""
+    final = []
 
     def complete(counts: dict) -> str:
-        final["ops_skipped"] = {
-            "foreign_free": counts["foreign_frees"],
-            "foreign_realloc": counts["foreign_reallocs"],
-            "oversize": counts["oversize_skipped"],
-        }
-        final["recorder"] = {key: counts[key] for key in ("ops_recorded", "peak_live", "id_space")}
-        return json.dumps(final)
+        final.append(completed_metadata(metadata_json, exit_status, counts))
+        return final[0]
 
-    return final if core.stop_recording(complete) else None
+    return final[0] if core.stop_recording(complete) else None
+
+
+def completed_metadata(metadata_json: str, exit_status: int, counts: dict) -> str:
+    """The metadata (a JSON object) with the program's exit status and the recorder's counts
+    added. Written out here rather than with the json module, which the recording process does
+    not import: a program that does not use it would pay for its import (and re's) in every
+    recording, and one that does would find it already imported."""
+    skipped = (counts["foreign_frees"], counts["foreign_reallocs"], counts["oversize_skipped"])
+    recorder = (counts["ops_recorded"], counts["peak_live"], counts["id_space"])
+    added = (f'"program_exit_status": {int(exit_status)}, '
+             '"ops_skipped": {"foreign_free": %d, "foreign_realloc": %d, "oversize": %d}, ' % skipped +
+             '"recorder": {"ops_recorded": %d, "peak_live": %d, "id_space": %d}' % recorder)
+    body = metadata_json.rstrip()
+    if not body.endswith("}"):
+        raise ValueError("the recording's metadata is not a JSON object")
+    body = body[:-1].rstrip()
+    return body + (", " if body != "{" else "") + added + "}"
+
+
+def run_script(path: str) -> None:
+    """Runs the script as the module __main__, as `python SCRIPT` does. Not through
+    runpy.run_path, whose imports (pkgutil, typing: ~10 ms) every recording would pay; like
+    it, the bootstrap's own __main__ is put back when the script ends."""
+    import builtins
+
+    with open(path, "rb") as source:
+        code = compile(source.read(), path, "exec")
+    script = type(sys)("__main__")
+    script.__file__ = path
+    script.__cached__ = None
+    script.__builtins__ = builtins  # the module, as in any __main__
+    bootstrap = sys.modules["__main__"]
+    sys.modules["__main__"] = script
+    try:
+        exec(code, script.__dict__)
+    finally:
+        sys.modules["__main__"] = bootstrap
 
 
 def main() -> None:
@@ -104,9 +136,6 @@ def main() -> None:
     else:
         sys.path[0] = entry
 
-    import json
-    import runpy
-
     settings = read_settings(int(settings_descriptor))
     trace_path, metadata = settings["trace"], settings["metadata"]
     core = load_core()
@@ -114,6 +143,7 @@ def main() -> None:
     recorded_call = None
     if kind == "call":
         import gc
+        import runpy
 
         recorded_call = runpy.run_path(target, run_name="__allocbench_call__")["prepare"](*program_args)
         gc.collect()
@@ -122,15 +152,17 @@ def main() -> None:
     start_recording(core, trace_path, metadata)
     if kind == "module" and not _module_exists(target):
         # As `python -m` would refuse it: nothing ran, so no trace is left.
-        core.stop_recording(lambda counts: json.dumps(metadata))
+        core.stop_recording(lambda counts: metadata)
         os.unlink(os.fsencode(trace_path))
         print(f"allocbench record: no module named {target!r}", file=sys.stderr)
         raise SystemExit(2)
     exit_status = 1
     try:
         if kind == "script":
-            runpy.run_path(target, run_name="__main__")
+            run_script(target)
         elif kind == "module":
+            import runpy
+
             runpy.run_module(target, run_name="__main__", alter_sys=True)
         else:
             recorded_call()

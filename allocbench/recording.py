@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import marshal
 import os
 import platform
 import re
@@ -102,10 +103,11 @@ def padded_path(path: Path) -> bytes:
 
 
 def settings_bytes(trace: Path, metadata: dict, empty_profile_function: bool) -> bytes:
-    """What the child reads on its settings pipe: JSON, padded with spaces to whole blocks."""
-    text = json.dumps({"trace": os.fsdecode(padded_path(trace)), "metadata": metadata,
-                       "empty_profile_function": empty_profile_function}).encode()
-    return text + b" " * (-len(text) % SETTINGS_BLOCK)
+    """What the child reads on its settings pipe: marshal data (the metadata in it as JSON
+    text), padded with zero bytes to whole blocks."""
+    data = marshal.dumps({"trace": os.fsdecode(padded_path(trace)), "metadata": json.dumps(metadata),
+                          "empty_profile_function": empty_profile_function})
+    return data + bytes(-len(data) % SETTINGS_BLOCK)
 
 
 def start_child(kind: str, target: str, args: list[str], trace: Path, metadata: dict,

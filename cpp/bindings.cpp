@@ -234,13 +234,18 @@ void bind_traces(py::module_& m) {
       if (const char* name = trace_op_name(static_cast<uint8_t>(op))) names[py::int_(op)] = name;
     return names;
   }, "Op code -> name, for every op the format knows.");
-  m.def(
-      "crc32",
-      [](const py::bytes& data, uint32_t crc) {
-        const std::string_view bytes = data;
-        return allocbench::crc32(bytes.data(), bytes.size(), crc);
-      },
-      py::arg("data"), py::arg("crc") = 0, "The trace format's CRC-32 (equal to zlib.crc32).");
+  // Both paths of the CRC, so that tests can hold each to zlib's.
+  const auto crc_of_bytes = [](uint32_t (*crc)(const void*, size_t, uint32_t)) {
+    return [crc](const py::bytes& data, uint32_t start) {
+      const std::string_view bytes = data;
+      return crc(bytes.data(), bytes.size(), start);
+    };
+  };
+  m.def("crc32", crc_of_bytes(&allocbench::crc32), py::arg("data"), py::arg("crc") = 0,
+        "The trace format's CRC-32 (equal to zlib.crc32).");
+  m.def("crc32_by_table", crc_of_bytes(&allocbench::crc32_by_table), py::arg("data"), py::arg("crc") = 0,
+        "crc32 by the table alone, as on a processor without PCLMULQDQ.");
+  m.def("crc32_uses_clmul", &crc32_uses_clmul, "Whether crc32 folds with carry-less multiplication here.");
   m.def("input_path_problem", [](const py::handle& path) { return input_path_problem(path_bytes(path)); },
         py::arg("path"), "Empty when the path may be read (a regular file that opens); else what is wrong.");
   m.def("zlib_version", &zlib_version, "The version of the zlib library the core compresses trace chunks with.");

@@ -152,11 +152,10 @@ struct RecorderState {
   DomainHooks hooks;
 };
 
-RecorderState& state() {
-  // Never destroyed: the hook may still be in the allocator chain at exit.
-  static auto* s = new RecorderState;
-  return *s;
-}
+// Never destroyed: the hook may still be in the allocator chain at exit. A pointer set at load
+// time, not a function-local static: the hook reads it on every call, without a guard.
+RecorderState* const g_state = new RecorderState;
+inline RecorderState& state() { return *g_state; }
 
 void fail_recording(const char* what) {
   RecorderState& s = state();
@@ -180,42 +179,47 @@ void release_id(Recording& r, uint32_t id) {
   r.free_ids.push_back(id);
 }
 
-void flush_batch(Recording& r) {
+[[gnu::noinline, gnu::cold]] void flush_batch(Recording& r) {
   r.writer->append(r.batch.data(), r.batched);
   r.counts.ops_recorded += r.batched;
   r.batched = 0;
 }
 
-TraceDomain trace_domain(const DomainHook& hook) {
-  return hook.domain == PYMEM_DOMAIN_OBJ ? TraceDomain::obj : TraceDomain::mem;
-}
+// The trace numbers the domains as CPython does, so a domain is its own trace domain.
+static_assert(static_cast<int>(TraceDomain::mem) == PYMEM_DOMAIN_MEM &&
+              static_cast<int>(TraceDomain::obj) == PYMEM_DOMAIN_OBJ);
+uint8_t trace_domain(const DomainHook& hook) { return static_cast<uint8_t>(hook.domain); }
 
 void append(Recording& r, TraceOp op, const DomainHook& hook, uint32_t id, uint64_t size, uint32_t arg) {
-  r.batch[r.batched++] = {static_cast<uint8_t>(op), static_cast<uint8_t>(trace_domain(hook)), 0, id,
+  r.batch[r.batched++] = {static_cast<uint8_t>(op), trace_domain(hook), 0, id,
                           static_cast<uint32_t>(size), arg};
   if (r.batched == Recording::kBatch) flush_batch(r);
 }
 
+// The id an address map slot held, when it was a block of the trace (not missing, not oversize).
+bool is_traced_id(uint32_t id) { return id < kOversize; }
+
+// A block is born at an address the map still holds: the free of the block there before
+// escaped the hook (made through another domain or allocator). Its free is recorded now.
+[[gnu::noinline, gnu::cold]] void record_escaped_free(Recording& r, const DomainHook& hook, uint32_t stale) {
+  append(r, TraceOp::free, hook, stale, 0, 0);
+  release_id(r, stale);
+}
+
 // A new block at `address`: in the trace as `op` (alloc, calloc, foreign_realloc) unless its
 // size cannot be recorded. `size`/`arg` are the record's fields.
-void record_birth(Recording& r, const DomainHook& hook, void* address, TraceOp op, uint64_t size,
+[[gnu::always_inline]] inline void record_birth(Recording& r, const DomainHook& hook, void* address, TraceOp op, uint64_t size,
                   uint64_t arg, bool oversize) {
   const auto key = reinterpret_cast<uintptr_t>(address);
-  if (oversize) {
+  if (oversize) [[unlikely]] {
     ++r.counts.oversize_skipped;
     const uint32_t stale = r.addresses.insert(key, kOversize);
-    if (stale != AddressMap::kMissing && stale != kOversize) {  // its free escaped the hook
-      append(r, TraceOp::free, hook, stale, 0, 0);
-      release_id(r, stale);
-    }
+    if (is_traced_id(stale)) record_escaped_free(r, hook, stale);
     return;
   }
   const uint32_t id = new_id(r);
   const uint32_t stale = r.addresses.insert(key, id);
-  if (stale != AddressMap::kMissing && stale != kOversize) {
-    append(r, TraceOp::free, hook, stale, 0, 0);
-    release_id(r, stale);
-  }
+  if (is_traced_id(stale)) [[unlikely]] record_escaped_free(r, hook, stale);
   if (op == TraceOp::foreign_realloc) append(r, op, hook, 0, size, id);
   else append(r, op, hook, id, size, static_cast<uint32_t>(arg));
 }
@@ -273,10 +277,7 @@ void* hook_realloc(void* ctx, void* old_address, size_t size) {
       record_birth(r, *hook, p, TraceOp::alloc, size, 0, true);
     } else {
       const uint32_t stale = r.addresses.insert(reinterpret_cast<uintptr_t>(p), id);
-      if (stale != AddressMap::kMissing && stale != kOversize) {
-        append(r, TraceOp::free, *hook, stale, 0, 0);
-        release_id(r, stale);
-      }
+      if (is_traced_id(stale)) [[unlikely]] record_escaped_free(r, *hook, stale);
       append(r, TraceOp::realloc, *hook, id, size, id);
     }
   } catch (const std::exception& error) {
@@ -293,14 +294,14 @@ void hook_free(void* ctx, void* address) {
   try {
     Recording& r = *s.recording;
     const uint32_t id = r.addresses.take(reinterpret_cast<uintptr_t>(address));
-    if (id == kOversize) {
-      ++r.counts.oversize_skipped;
-    } else if (id == AddressMap::kMissing) {
-      ++r.counts.foreign_frees;
-      append(r, TraceOp::foreign_free, *hook, 0, 0, 0);
-    } else {
+    if (is_traced_id(id)) [[likely]] {
       append(r, TraceOp::free, *hook, id, 0, 0);
       release_id(r, id);
+    } else if (id == kOversize) {
+      ++r.counts.oversize_skipped;
+    } else {
+      ++r.counts.foreign_frees;
+      append(r, TraceOp::foreign_free, *hook, 0, 0, 0);
     }
   } catch (const std::exception& error) {
     fail_recording(error.what());

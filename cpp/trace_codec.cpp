@@ -235,11 +235,10 @@ std::string version2_problem(const TraceRecord& r) {
   }
 }
 
-void encode_records(const TraceRecord* records, size_t count, IdPredictor& ids, std::vector<uint8_t>& out) {
-  const size_t start = out.size();
-  out.resize(start + count * kMaxEncodedRecordBytes);
-  uint8_t* p = out.data() + start;
-  uint32_t last = 0;  // the id the next id is coded against
+size_t RecordEncoder::encode(const TraceRecord* records, size_t count, uint8_t* const out) {
+  uint8_t* p = out;
+  IdPredictor& ids = ids_;
+  uint32_t last = last_;
   for (const TraceRecord* r = records; r != records + count; ++r) {
     uint8_t tag = static_cast<uint8_t>(r->op | (r->domain << kDomainShift));
     switch (static_cast<TraceOp>(r->op)) {
@@ -280,7 +279,8 @@ void encode_records(const TraceRecord* records, size_t count, IdPredictor& ids, 
         break;
     }
   }
-  out.resize(static_cast<size_t>(p - out.data()));
+  last_ = last;
+  return static_cast<size_t>(p - out);
 }
 
 std::optional<DecodeProblem> decode_records(const uint8_t* data, size_t length, size_t count, IdPredictor& ids,

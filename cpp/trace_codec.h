@@ -64,9 +64,21 @@ inline bool fits_version2(const TraceRecord& r) {
   return false;
 }
 
-// Appends the encoding of `count` records (each valid and fitting version 2) to `out`,
-// continuing `ids`. The first record's id is coded against 0: chunks start afresh.
-void encode_records(const TraceRecord* records, size_t count, IdPredictor& ids, std::vector<uint8_t>& out);
+// Encodes a trace's records chunk by chunk, each chunk a piece at a time (the recorder hands
+// over a few thousand records at once, and encoding them while they are in the cache is what
+// keeps its cost low). The id predictor spans the whole trace; the id each id is coded against
+// starts at 0 in every chunk, so that a chunk decodes knowing only the predictor.
+class RecordEncoder {
+ public:
+  // Writes the encoding of `count` records (each valid and fitting version 2) at `out`, which
+  // has room for count * kMaxEncodedRecordBytes bytes; returns the number of bytes written.
+  size_t encode(const TraceRecord* records, size_t count, uint8_t* out);
+  void start_chunk() { last_ = 0; }
+
+ private:
+  IdPredictor ids_;
+  uint32_t last_ = 0;  // the id the next id is coded against
+};
 
 struct DecodeProblem {
   size_t record;     // index of the record, within the ones asked for, where decoding stopped

@@ -40,24 +40,6 @@ constexpr size_t kRecordBytes = sizeof(TraceRecord);
 constexpr int kMaxJsonDepth = 64;
 constexpr size_t kLongestNumber = 100;
 
-// Slicing-by-16: sixteen table lookups per 16 bytes. A recording computes the CRC of every
-// record it writes; the byte-at-a-time loop would cost about a tenth of the recording's time.
-constexpr size_t kCrcSlices = 16;
-using CrcTables = std::array<std::array<uint32_t, 256>, kCrcSlices>;
-
-constexpr CrcTables make_crc_tables() {
-  CrcTables t{};
-  for (uint32_t i = 0; i < 256; ++i) {
-    uint32_t c = i;
-    for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ 0xEDB88320u : c >> 1;
-    t[0][i] = c;
-  }
-  for (uint32_t i = 0; i < 256; ++i)
-    for (size_t s = 1; s < kCrcSlices; ++s) t[s][i] = (t[s - 1][i] >> 8) ^ t[0][t[s - 1][i] & 0xFF];
-  return t;
-}
-constexpr CrcTables kCrcTables = make_crc_tables();
-
 struct FileHeader {
   char magic[8];
   uint32_t version;
@@ -333,23 +315,6 @@ bool all_zero(const void* data, size_t length) {
 
 }  // namespace
 
-uint32_t crc32(const void* data, size_t length, uint32_t crc) {
-  const auto* p = static_cast<const unsigned char*>(data);
-  const auto& t = kCrcTables;
-  crc = ~crc;
-  for (; length >= kCrcSlices; length -= kCrcSlices, p += kCrcSlices) {
-    uint32_t w[4];
-    std::memcpy(w, p, sizeof w);
-    w[0] ^= crc;
-    crc = 0;
-    for (size_t word = 0; word < 4; ++word)
-      for (size_t byte = 0; byte < 4; ++byte)
-        crc ^= t[kCrcSlices - 1 - 4 * word - byte][(w[word] >> (8 * byte)) & 0xFF];
-  }
-  for (; length > 0; --length, ++p) crc = (crc >> 8) ^ t[0][(crc ^ *p) & 0xFF];
-  return ~crc;
-}
-
 std::string json_object_problem(const std::string& text) { return JsonValidator(text).problem(); }
 
 
@@ -376,7 +341,8 @@ TraceWriter::TraceWriter(const std::string& path, const std::string& metadata_js
   // Unbuffered: chunks are written whole anyway, and a forked child that inherits this
   // stream must have no buffered bytes of ours that its exit() could flush into the file.
   std::setvbuf(file_, nullptr, _IONBF, 0);
-  chunk_.reserve(kChunkRecords);
+  if (version == 1) chunk_.reserve(kChunkRecords);
+  else encoded_ = std::make_unique_for_overwrite<uint8_t[]>(kMaxEncodedChunkBytes);
   try {
     write_header_and_metadata(metadata_json);
   } catch (...) {
@@ -427,7 +393,7 @@ void TraceWriter::append(const TraceRecord* records, size_t count) {
   constexpr uint32_t kAnyId = std::numeric_limits<uint32_t>::max();
   const bool version2 = summary_.version == 2;
   while (count > 0) {
-    const size_t n = std::min<size_t>(count, kChunkRecords - chunk_.size());
+    const size_t n = std::min<size_t>(count, kChunkRecords - chunk_records_);
     uint32_t id_space = summary_.id_space;
     uint64_t skipped = 0;
     for (size_t i = 0; i < n; ++i) {
@@ -441,56 +407,60 @@ void TraceWriter::append(const TraceRecord* records, size_t count) {
       if (op == TraceOp::realloc || op == TraceOp::foreign_realloc) id_space = std::max(id_space, r.arg + 1);
       skipped += is_skipped_on_replay(r.op);
     }
-    chunk_.insert(chunk_.end(), records, records + n);
+    // Checksummed and encoded now, while the records are in the cache.
+    chunk_crc_ = crc32(records, n * kRecordBytes, chunk_crc_);
+    if (version2) encoded_bytes_ += encoder_.encode(records, n, encoded_.get() + encoded_bytes_);
+    else chunk_.insert(chunk_.end(), records, records + n);
+    chunk_records_ += static_cast<uint32_t>(n);
     summary_.id_space = id_space;
     summary_.skipped_ops += skipped;
     summary_.op_count += n;
-    if (chunk_.size() == kChunkRecords) flush_chunk();
+    if (chunk_records_ == kChunkRecords) flush_chunk();
     records += n;
     count -= n;
   }
 }
 
 void TraceWriter::flush_chunk() {
-  if (chunk_.empty()) return;
-  const uint32_t crc = crc32(chunk_.data(), chunk_.size() * kRecordBytes);
-  if (summary_.version == 1) write_chunk_version1(crc);
-  else write_chunk_version2(crc);
-  summary_.checksum = append_crc(summary_.checksum, crc);
+  if (chunk_records_ == 0) return;
+  if (summary_.version == 1) write_chunk_version1();
+  else write_chunk_version2();
+  summary_.checksum = append_crc(summary_.checksum, chunk_crc_);
   ++summary_.chunk_count;
+  chunk_records_ = 0;
+  chunk_crc_ = 0;
   chunk_.clear();
+  encoded_bytes_ = 0;
+  encoder_.start_chunk();
 }
 
-void TraceWriter::write_chunk_version1(uint32_t crc) {
+void TraceWriter::write_chunk_version1() {
   ChunkHeaderV1 header{};
   std::memcpy(header.magic, kChunkMagic, sizeof header.magic);
-  header.count = static_cast<uint32_t>(chunk_.size());
-  header.crc = crc;
+  header.count = chunk_records_;
+  header.crc = chunk_crc_;
   write_bytes(&header, sizeof header);
   write_bytes(chunk_.data(), chunk_.size() * kRecordBytes);
 }
 
-void TraceWriter::write_chunk_version2(uint32_t crc) {
-  encoded_.clear();
-  encode_records(chunk_.data(), chunk_.size(), ids_, encoded_);
+void TraceWriter::write_chunk_version2() {
   compressed_.clear();
   if (compression_ == ChunkCompression::zlib) {
-    const std::string problem = zlib_compress(encoded_.data(), encoded_.size(), kZlibLevel, compressed_);
+    const std::string problem = zlib_compress(encoded_.get(), encoded_bytes_, kZlibLevel, compressed_);
     if (!problem.empty()) fail("cannot compress chunk " + std::to_string(summary_.chunk_count) + ": " + problem);
   }
   // Stored as encoded when compression does not make it smaller: a reader can then rely on a
   // compressed chunk being smaller than its records, which bounds its buffers by the file.
-  const bool compress = compression_ == ChunkCompression::zlib && compressed_.size() < encoded_.size();
-  const std::vector<uint8_t>& stored = compress ? compressed_ : encoded_;
+  const bool compress = compression_ == ChunkCompression::zlib && compressed_.size() < encoded_bytes_;
   ChunkHeaderV2 header{};
   std::memcpy(header.magic, kChunkMagic, sizeof header.magic);
-  header.count = static_cast<uint32_t>(chunk_.size());
-  header.crc = crc;
+  header.count = chunk_records_;
+  header.crc = chunk_crc_;
   header.codec = compress ? kZlibCodec : kStoredCodec;
-  header.encoded_bytes = static_cast<uint32_t>(encoded_.size());
-  header.stored_bytes = static_cast<uint32_t>(stored.size());
+  header.encoded_bytes = static_cast<uint32_t>(encoded_bytes_);
+  header.stored_bytes = static_cast<uint32_t>(compress ? compressed_.size() : encoded_bytes_);
   write_bytes(&header, sizeof header);
-  write_bytes(stored.data(), stored.size());
+  write_bytes(compress ? compressed_.data() : encoded_.get(), header.stored_bytes);
 }
 
 void TraceWriter::close() {

@@ -43,11 +43,13 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "checksum.h"
 #include "text.h"
 #include "trace_codec.h"
 #include "trace_record.h"
@@ -114,8 +116,8 @@ class TraceWriter {
 
  private:
   void flush_chunk();
-  void write_chunk_version1(uint32_t crc);
-  void write_chunk_version2(uint32_t crc);
+  void write_chunk_version1();
+  void write_chunk_version2();
   void write_bytes(const void* data, size_t length);
   void write_header_and_metadata(const std::string& metadata_json);
   [[noreturn]] void fail(const std::string& message) const;
@@ -123,11 +125,16 @@ class TraceWriter {
   std::FILE* file_ = nullptr;
   size_t metadata_capacity_ = 0;
   ChunkCompression compression_ = ChunkCompression::zlib;
-  std::vector<TraceRecord> chunk_;
   TraceSummary summary_;
-  // Version 2: the id predictor spans the whole trace; the buffers are reused chunk to chunk.
-  IdPredictor ids_;
-  std::vector<uint8_t> encoded_;
+  // The chunk being built: its records so far, their CRC (computed as they come).
+  uint32_t chunk_records_ = 0;
+  uint32_t chunk_crc_ = 0;
+  std::vector<TraceRecord> chunk_;  // version 1: the records as they will be written
+  // Version 2: the records encoded as they come, into a buffer with room for a whole chunk;
+  // the buffers are reused chunk to chunk.
+  RecordEncoder encoder_;
+  std::unique_ptr<uint8_t[]> encoded_;
+  size_t encoded_bytes_ = 0;
   std::vector<uint8_t> compressed_;
 };
 
@@ -196,8 +203,6 @@ class TraceReader {
 // trailer: callers write to a temporary name and rename it when this returns).
 TraceSummary copy_trace(TraceReader& reader, const std::string& path, uint32_t version);
 
-// CRC-32 (the zlib / IEEE 802.3 polynomial, as Python's zlib.crc32), continuing from `crc`.
-uint32_t crc32(const void* data, size_t length, uint32_t crc = 0);
 
 // Empty when `text` is one JSON object in UTF-8 (RFC 8259, nesting at most 64 deep, so that
 // every reader, Python's json included, parses it without recursion trouble); otherwise what

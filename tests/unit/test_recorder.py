@@ -3,10 +3,13 @@ forked child that must leave the parent's trace alone."""
 
 from __future__ import annotations
 
+import json
 import os
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from allocbench import _core
 from allocbench import _record_bootstrap as bootstrap
@@ -14,12 +17,12 @@ from allocbench.trace import OPS, Trace, TraceError, summarise
 
 
 def record_in_process(path, work) -> dict:
-    bootstrap.start_recording(_core, str(path), {"test": True})
+    bootstrap.start_recording(_core, str(path), '{"test": true}')
     try:
         work()
     finally:
-        metadata = bootstrap.stop_recording(_core, {"test": True})
-    return metadata
+        metadata = bootstrap.stop_recording(_core, '{"test": true}')
+    return json.loads(metadata)
 
 
 def make_garbage():
@@ -76,18 +79,18 @@ def test_stopping_uninstalls_the_hook(tmp_path):
 
 
 def test_a_second_recording_at_once_is_refused(tmp_path):
-    bootstrap.start_recording(_core, str(tmp_path / "a.trace"), {})
+    bootstrap.start_recording(_core, str(tmp_path / "a.trace"), "{}")
     try:
         with pytest.raises(TraceError, match="already running"):
             _core.start_recording(str(tmp_path / "b.trace"), "{}")
     finally:
-        bootstrap.stop_recording(_core, {})
+        bootstrap.stop_recording(_core, "{}")
     summarise(tmp_path / "a.trace")
 
 
 def test_a_forked_child_never_touches_the_parents_trace(tmp_path):
     path = tmp_path / "t.trace"
-    bootstrap.start_recording(_core, str(path), {})
+    bootstrap.start_recording(_core, str(path), "{}")
     try:
         make_garbage()
         pid = os.fork()
@@ -95,13 +98,13 @@ def test_a_forked_child_never_touches_the_parents_trace(tmp_path):
             status = 0
             try:
                 make_garbage()
-                status = 0 if bootstrap.stop_recording(_core, {}) is None and not _core.is_recording() else 1
+                status = 0 if bootstrap.stop_recording(_core, "{}") is None and not _core.is_recording() else 1
             finally:
                 os._exit(status)
         _, child_status = os.waitpid(pid, 0)
         make_garbage()
     finally:
-        metadata = bootstrap.stop_recording(_core, {})
+        metadata = json.loads(bootstrap.stop_recording(_core, "{}"))
     assert os.waitstatus_to_exitcode(child_status) == 0
     stats = summarise(path)  # complete and consistent: the child wrote nothing into it
     assert stats.op_count == metadata["recorder"]["ops_recorded"]
@@ -114,3 +117,20 @@ def test_numpy_chunks_match_the_summary(tmp_path):
     ops = np.concatenate([records["op"] for _, records in trace.chunks()])
     assert len(ops) == trace.summary["op_count"]
     assert int((ops == OPS["alloc"]).sum()) == summarise(trace).ops_by_kind["alloc"]
+
+
+COUNT = st.integers(0, 2**64 - 1)
+JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.text(),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+                           max_leaves=8)
+
+
+@given(metadata=st.dictionaries(st.text(), JSON_VALUES, max_size=5), status=st.integers(0, 255),
+       counts=st.fixed_dictionaries({key: COUNT for key in (
+           "foreign_frees", "foreign_reallocs", "oversize_skipped", "ops_recorded", "peak_live", "id_space")}))
+def test_completed_metadata_is_the_metadata_with_the_counts_added(metadata, status, counts):
+    completed = json.loads(bootstrap.completed_metadata(json.dumps(metadata), status, counts))
+    assert completed == dict(metadata, program_exit_status=status, ops_skipped={
+        "foreign_free": counts["foreign_frees"], "foreign_realloc": counts["foreign_reallocs"],
+        "oversize": counts["oversize_skipped"]}, recorder={
+        key: counts[key] for key in ("ops_recorded", "peak_live", "id_space")})
