@@ -8,13 +8,14 @@ Run as a file, as the record bootstrap is and with its helpers, so that only the
 extension is loaded into the program (by path, without the package). The hook goes in before
 sys.path is set for the program and before anything of it runs; the blocks the interpreter
 made at start-up stay with its allocator, which gets them back when they are freed. A module
-runs as `python -m` runs it (its errors included); a script as runpy runs a path.
+runs as `python -m` runs it (its errors included); a script as the record bootstrap runs one
+(run_script).
 """
 
 import os
 import sys
 
-from _record_bootstrap import _program_path_entry, load_core
+from _record_bootstrap import _program_path_entry, load_core, run_script
 
 # cpp/live_preload.h's kLiveCoreVariable (the core's LIVE_VARIABLES["core"]): read before the
 # core, which knows the names, is loaded.
@@ -34,13 +35,13 @@ def main() -> None:
     os.environ.pop(core.LIVE_VARIABLES["report"], None)
     sys.path[0] = _program_path_entry(kind, target)
 
-    import runpy
-
     sys.argv = [target, *program_args]
     if kind == "module":
+        import runpy
+
         runpy._run_module_as_main(target, alter_argv=True)
     else:
-        runpy.run_path(target, run_name="__main__")
+        run_script(target)
 
 
 if __name__ == "__main__":

@@ -5,10 +5,11 @@
     python .../allocbench/_record_bootstrap.py FD call FILE [ARGS...]
 
 FD is an inherited pipe (its number written with a fixed width) on which the parent sends the
-recording's settings (marshal data): the trace's path, its metadata as JSON text, and whether to install an empty
-profile function (allocbench.recording.send_settings). They travel there, not on the command
-line or in the environment, and they arrive in a fixed number of bytes (the path padded with
-slashes, the whole with spaces): whatever this process holds before the hook goes in shapes
+recording's settings as marshal data (allocbench.recording.settings_bytes): the trace's path,
+its metadata as JSON text, and whether to install an empty profile function. They travel
+there, not on the command line or in the environment, and they arrive in a fixed number of
+bytes (the path padded with slashes, the whole with zero bytes), and this process imports
+neither json nor runpy for a script: whatever this process holds before the hook goes in shapes
 the heap the program starts from, and with it when the garbage collector runs and which
 blocks the trace sees freed, so an output path of another length must not change it.
 
@@ -93,7 +94,8 @@ def stop_recording(core, metadata_json: str, exit_status: int = 0) -> str | None
 
 def completed_metadata(metadata_json: str, exit_status: int, counts: dict) -> str:
     """The metadata (a JSON object) with the program's exit status and the recorder's counts
-    added. Written out here rather than with the json module, which the recording process does
+    added: program_exit_status, ops_skipped and recorder are the recorder's keys, which the
+    metadata `record` sends never holds. Written out here rather than with the json module, which the recording process does
     not import: a program that does not use it would pay for its import (and re's) in every
     recording, and one that does would find it already imported."""
     skipped = (counts["foreign_frees"], counts["foreign_reallocs"], counts["oversize_skipped"])
@@ -108,24 +110,46 @@ def completed_metadata(metadata_json: str, exit_status: int, counts: dict) -> st
     return body + (", " if body != "{" else "") + added + "}"
 
 
+def runs_from_source(path: str) -> bool:
+    """Whether `python PATH` compiles PATH as Python source: not a zip archive (a .pyz, whose
+    __main__.py runs) nor compiled bytecode, which run_script leaves to runpy. zipimport is
+    loaded at start-up (a path hook): asking it costs no import."""
+    import _frozen_importlib_external
+    import zipimport
+
+    try:
+        zipimport.zipimporter(path)
+        return False
+    except zipimport.ZipImportError:
+        pass
+    with open(path, "rb") as file:
+        return file.read(len(_frozen_importlib_external.MAGIC_NUMBER)) != _frozen_importlib_external.MAGIC_NUMBER
+
+
 def run_script(path: str) -> None:
-    """Runs the script as the module __main__, as `python SCRIPT` does. Not through
-    runpy.run_path, whose imports (pkgutil, typing: ~10 ms) every recording would pay; like
-    it, the bootstrap's own __main__ is put back when the script ends."""
+    """Runs the script as the module __main__, as `python SCRIPT` does. Source is compiled and
+    run here rather than by runpy.run_path, whose imports (pkgutil, typing: ~10 ms) every
+    recording would pay; archives and bytecode go to runpy. Like runpy, the caller's own
+    __main__ is put back when the script ends."""
+    if not runs_from_source(path):
+        import runpy
+
+        runpy.run_path(path, run_name="__main__")
+        return
     import builtins
 
     with open(path, "rb") as source:
-        code = compile(source.read(), path, "exec")
+        code = compile(source.read(), path, "exec", dont_inherit=True)
     script = type(sys)("__main__")
     script.__file__ = path
     script.__cached__ = None
     script.__builtins__ = builtins  # the module, as in any __main__
-    bootstrap = sys.modules["__main__"]
+    caller = sys.modules["__main__"]
     sys.modules["__main__"] = script
     try:
         exec(code, script.__dict__)
     finally:
-        sys.modules["__main__"] = bootstrap
+        sys.modules["__main__"] = caller
 
 
 def main() -> None:
@@ -147,6 +171,9 @@ def main() -> None:
 
         recorded_call = runpy.run_path(target, run_name="__allocbench_call__")["prepare"](*program_args)
         gc.collect()
+    if kind == "module" or (kind == "script" and not runs_from_source(target)):
+        import runpy  # imported before the hook goes in, as `python -m` has it imported
+
     if settings["empty_profile_function"]:
         core.install_empty_profile_function()
     start_recording(core, trace_path, metadata)
@@ -161,8 +188,6 @@ def main() -> None:
         if kind == "script":
             run_script(target)
         elif kind == "module":
-            import runpy
-
             runpy.run_module(target, run_name="__main__", alter_sys=True)
         else:
             recorded_call()

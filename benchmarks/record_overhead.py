@@ -102,10 +102,12 @@ def trace_facts(python: str, trace: str) -> tuple[int, int]:
 def bootstrap_of(python: str) -> tuple[str, bool]:
     """The recording bootstrap of the installation of `python` (-P: its own, not a checkout's
     in the current folder), wherever that version kept it, and whether it reads its settings
-    from a pipe (else from its command line)."""
+    from a pipe (else from its command line: the versions that kept it in commands/record)."""
     code = ("try:\n from allocbench.recording import BOOTSTRAP\n"
             "except ImportError:\n from allocbench.commands.record import BOOTSTRAP\n"
-            "import allocbench.recording as r; print(BOOTSTRAP); print(hasattr(r, 'settings_bytes'))")
+            "try:\n from allocbench.recording import settings_bytes\n piped = True\n"
+            "except ImportError:\n piped = False\n"
+            "print(BOOTSTRAP); print(piped)")
     lines = subprocess.run([python, "-P", "-c", code], check=True, capture_output=True, text=True).stdout.split()
     return lines[0], lines[1] == "True"
 

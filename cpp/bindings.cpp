@@ -18,6 +18,7 @@
 
 #include "allocator.h"
 #include "arena_observer.h"
+#include "checksum.h"
 #include "compression.h"
 #include "files.h"
 #include "generators.h"
@@ -235,10 +236,13 @@ void bind_traces(py::module_& m) {
     return names;
   }, "Op code -> name, for every op the format knows.");
   // Both paths of the CRC, so that tests can hold each to zlib's.
+  // A buffer, not bytes: a memoryview slice reaches the core at the alignment it has.
   const auto crc_of_bytes = [](uint32_t (*crc)(const void*, size_t, uint32_t)) {
-    return [crc](const py::bytes& data, uint32_t start) {
-      const std::string_view bytes = data;
-      return crc(bytes.data(), bytes.size(), start);
+    return [crc](const py::buffer& data, uint32_t start) {
+      const py::buffer_info info = data.request();
+      if (info.ndim > 1 || (info.ndim == 1 && info.strides[0] != info.itemsize))
+        throw py::value_error("crc32: the data must be one contiguous buffer");
+      return crc(info.ptr, static_cast<size_t>(info.size * info.itemsize), start);
     };
   };
   m.def("crc32", crc_of_bytes(&allocbench::crc32), py::arg("data"), py::arg("crc") = 0,

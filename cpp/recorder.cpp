@@ -208,8 +208,8 @@ bool is_traced_id(uint32_t id) { return id < kOversize; }
 
 // A new block at `address`: in the trace as `op` (alloc, calloc, foreign_realloc) unless its
 // size cannot be recorded. `size`/`arg` are the record's fields.
-[[gnu::always_inline]] inline void record_birth(Recording& r, const DomainHook& hook, void* address, TraceOp op, uint64_t size,
-                  uint64_t arg, bool oversize) {
+[[gnu::always_inline]] inline void record_birth(Recording& r, const DomainHook& hook, void* address, TraceOp op,
+                                                uint64_t size, uint64_t arg, bool oversize) {
   const auto key = reinterpret_cast<uintptr_t>(address);
   if (oversize) [[unlikely]] {
     ++r.counts.oversize_skipped;

@@ -22,6 +22,7 @@
 #include <cstring>
 #include <limits>
 
+#include "checksum.h"
 #include "compression.h"
 #include "files.h"
 #include "text.h"
@@ -335,14 +336,14 @@ TraceWriter::TraceWriter(const std::string& path, const std::string& metadata_js
     fail("metadata of " + std::to_string(metadata_capacity_) + " bytes is too long");
   const std::string problem = metadata_problem(metadata_json);
   if (!problem.empty()) fail(problem);
+  if (version == 1) chunk_.reserve(kChunkRecords);
+  else encoded_ = std::make_unique_for_overwrite<uint8_t[]>(kMaxEncodedChunkBytes);
   std::string error;
   file_ = open_regular_for_writing(path, error);
   if (file_ == nullptr) fail(error);
   // Unbuffered: chunks are written whole anyway, and a forked child that inherits this
   // stream must have no buffered bytes of ours that its exit() could flush into the file.
   std::setvbuf(file_, nullptr, _IONBF, 0);
-  if (version == 1) chunk_.reserve(kChunkRecords);
-  else encoded_ = std::make_unique_for_overwrite<uint8_t[]>(kMaxEncodedChunkBytes);
   try {
     write_header_and_metadata(metadata_json);
   } catch (...) {
@@ -357,8 +358,15 @@ TraceWriter::~TraceWriter() {
 
 void TraceWriter::fail(const std::string& message) const { throw TraceError(path_ + ": " + message); }
 
+// A failed write leaves the file in no known state: the writer closes it (no trailer, so every
+// reader refuses it) and refuses every later call, rather than write a chunk twice.
 void TraceWriter::write_bytes(const void* data, size_t length) {
-  if (std::fwrite(data, 1, length, file_) != length) fail("write failed: " + system_error());
+  if (std::fwrite(data, 1, length, file_) == length) return;
+  const std::string message = "write failed: " + system_error();
+  std::fclose(file_);
+  file_ = nullptr;
+  write_failed_ = true;
+  fail(message);
 }
 
 void TraceWriter::write_header_and_metadata(const std::string& metadata_json) {
@@ -374,7 +382,7 @@ void TraceWriter::write_header_and_metadata(const std::string& metadata_json) {
 }
 
 void TraceWriter::rewrite_metadata(const std::string& metadata_json) {
-  if (file_ == nullptr) fail("rewrite_metadata after close");
+  if (file_ == nullptr) fail(write_failed_ ? "rewrite_metadata after a failed write" : "rewrite_metadata after close");
   if (metadata_json.size() > metadata_capacity_)
     fail("new metadata of " + std::to_string(metadata_json.size()) +
          " bytes does not fit the " + std::to_string(metadata_capacity_) + " reserved");
@@ -389,7 +397,7 @@ void TraceWriter::rewrite_metadata(const std::string& metadata_json) {
 void TraceWriter::append(const TraceRecord& record) { append(&record, 1); }
 
 void TraceWriter::append(const TraceRecord* records, size_t count) {
-  if (file_ == nullptr) fail("append after close");
+  if (file_ == nullptr) fail(write_failed_ ? "append after a failed write" : "append after close");
   constexpr uint32_t kAnyId = std::numeric_limits<uint32_t>::max();
   const bool version2 = summary_.version == 2;
   while (count > 0) {

@@ -49,7 +49,6 @@
 #include <string>
 #include <vector>
 
-#include "checksum.h"
 #include "text.h"
 #include "trace_codec.h"
 #include "trace_record.h"
@@ -122,7 +121,8 @@ class TraceWriter {
   void write_header_and_metadata(const std::string& metadata_json);
   [[noreturn]] void fail(const std::string& message) const;
   std::string path_;
-  std::FILE* file_ = nullptr;
+  std::FILE* file_ = nullptr;  // null once closed, or once a write failed
+  bool write_failed_ = false;
   size_t metadata_capacity_ = 0;
   ChunkCompression compression_ = ChunkCompression::zlib;
   TraceSummary summary_;

@@ -55,6 +55,28 @@ def test_record_passes_output_and_exit_status_through(tmp_path, script):
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]
 
 
+@pytest.mark.parametrize("form", ["zip archive", "bytecode"])
+def test_programs_python_runs_that_are_not_source(tmp_path, script, form):
+    """A .pyz (a zip archive with __main__.py) and a .pyc run as `python` runs them, and are
+    recorded as a script is: the program's output, exit status and ops."""
+    import py_compile
+    import zipapp
+
+    if form == "zip archive":
+        (tmp_path / "app").mkdir()
+        (tmp_path / "app" / "__main__.py").write_text(SCRIPT)
+        program = tmp_path / "app.pyz"
+        zipapp.create_archive(tmp_path / "app", program)
+    else:
+        program = tmp_path / "program.pyc"
+        py_compile.compile(str(script), cfile=str(program), doraise=True)
+    out = tmp_path / "p.trace"
+    result = allocbench("record", "-o", out, "--", "python", program, "3", "x", cwd=tmp_path)
+    plain = subprocess.run([sys.executable, program, "3", "x"], capture_output=True, text=True, cwd=tmp_path)
+    assert (result.returncode, result.stdout) == (plain.returncode, plain.stdout) == (3, "args: 3 x rows: 3000\n")
+    assert summarise(out).peak_live_objects > 3000
+
+
 def test_the_same_program_gives_the_same_trace(tmp_path, script):
     summaries = []
     for name in ("a.trace", "b.trace"):

@@ -7,7 +7,9 @@ from __future__ import annotations
 import json
 import os
 import re
-import zlib
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -128,13 +130,6 @@ def test_writer_refuses_unknown_ops(tmp_path):
     path = tmp_path / "t.trace"
     with pytest.raises(TraceError, match=r": op 1: unknown op 9$"):
         write_trace(path, np.frombuffer(record("alloc", 0, 8) + record(9), dtype=RECORD_DTYPE), {})
-
-
-@given(st.binary(max_size=300), st.integers(0, 2**32 - 1))
-def test_crc32_matches_zlib(data, start):
-    from allocbench._core import crc32
-
-    assert crc32(data, start) == zlib.crc32(data, start)
 
 
 @st.composite
@@ -341,3 +336,31 @@ def test_a_refused_trace_leaves_no_file_open(tmp_path):
         with pytest.raises(TraceError):
             Trace(path)
     assert len(os.listdir("/proc/self/fd")) == before
+
+
+WRITE_PAST_A_FILE_SIZE_LIMIT = """
+import resource, signal, sys
+from allocbench import _core
+from test_trace_format import alloc_free_records
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # past the limit, write() fails with EFBIG
+resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
+writer = _core.TraceWriter(sys.argv[1], "{}", version=1)
+records = alloc_free_records(70_000).tobytes()
+for call in ("append", "again", "close"):
+    try:
+        writer.close() if call == "close" else writer.append_records(records)
+        print(call, "ok")
+    except _core.TraceError as error:
+        print(call, str(error).split(": ", 1)[1])
+"""
+
+
+def test_a_writer_whose_write_failed_refuses_every_later_call(tmp_path):
+    path = tmp_path / "t.trace"
+    here = Path(__file__).parent
+    result = subprocess.run([sys.executable, "-c", WRITE_PAST_A_FILE_SIZE_LIMIT, str(path)], capture_output=True,
+                            text=True, env=dict(os.environ, PYTHONPATH=f"{here}{os.pathsep}{here.parent}"), check=True)
+    assert result.stdout.splitlines() == ["append write failed: File too large",
+                                          "again append after a failed write", "close ok"]
+    with pytest.raises(TraceError):
+        Trace(path)  # no trailer: every reader refuses it

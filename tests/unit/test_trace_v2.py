@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_trace_format import alloc_free_records, consistent_ops
 
@@ -85,6 +85,37 @@ def test_hypothesis_traces_match_the_python_reference(tmp_path_factory, ops, chu
     path.write_bytes(trace_bytes_v2(records_of(ops), chunk_records=chunk_records))
     back = b"".join(chunk.tobytes() for _, chunk in Trace(path).chunks())
     assert back == b"".join(records_of(ops))
+
+
+def write_in_pieces(path, records: bytes, cuts: list[int], version: int = 2) -> bytes:
+    """The trace the core's writer makes of `records` handed over in pieces, cut at `cuts`
+    (record indexes), as the recorder hands over its batches."""
+    writer = _core.TraceWriter(path, json.dumps(METADATA), version=version)
+    count = len(records) // 16
+    bounds = [0, *sorted({min(max(cut, 0), count) for cut in cuts}), count]
+    for start, end in zip(bounds, bounds[1:]):
+        writer.append_records(records[16 * start:16 * end])
+    writer.close()
+    return Path(path).read_bytes()
+
+
+@needs_same_zlib
+@given(consistent_ops(), st.lists(st.integers(0, 200), max_size=6))
+def test_records_handed_over_in_pieces_encode_as_one_piece(tmp_path_factory, ops, cuts):
+    path = tmp_path_factory.mktemp("pieces") / "t.abt"
+    records = records_of(ops)
+    assert write_in_pieces(path, b"".join(records), cuts) == trace_bytes_v2(records, json.dumps(METADATA).encode())
+
+
+@needs_same_zlib
+@pytest.mark.parametrize("version", [1, 2])
+@given(cuts=st.lists(st.integers(60_000, 70_000), min_size=1, max_size=4))
+@settings(max_examples=8, deadline=None)
+def test_pieces_across_a_chunk_boundary_give_the_same_file(tmp_path_factory, version, cuts):
+    folder = tmp_path_factory.mktemp("boundary")
+    records = alloc_free_records(70_000).tobytes()  # a chunk of 65,536 records and a part
+    whole = write_in_pieces(folder / "whole.abt", records, [], version)
+    assert write_in_pieces(folder / "pieces.abt", records, cuts, version) == whole
 
 
 def test_python_written_chunks_of_both_codecs_read(tmp_path):
