@@ -2,9 +2,10 @@
 use and kept under results/traces/ (or --traces DIR) as <workload>-<key>.abt.
 
 The key covers everything the trace depends on: the trace format version and, for a
-program, the interpreter's version and the program's text; for a pyperformance benchmark,
-pyperformance's version, the interpreter's, the benchmark, its loops and the driver's text
-(its recipes); for a generator, allocbench's version, the generator, its parameters and seed. A trace is made under a temporary name and
+program, the interpreter's version, the program's text and the recording bootstrap's (what
+the recording process holds before the hook goes in shapes the heap the program starts
+from); for a pyperformance benchmark, pyperformance's version, the interpreter's, the
+benchmark, its loops, the driver's text (its recipes) and the bootstrap's; for a generator, allocbench's version, the generator, its parameters and seed. A trace is made under a temporary name and
 renamed into place only when complete; an interrupted making leaves nothing behind (and
 temporaries left by a killed process are removed on the next use of the cache). A cached
 trace that cannot be read is made again once; if it still cannot, that is an error.
@@ -41,11 +42,16 @@ class TraceFacts:
 
 
 def cache_key(workload: Workload) -> str:
+    from allocbench.recording import BOOTSTRAP
+
+    def text_of(path: Path) -> str:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+
     if workload.program:
-        source = ["program", platform.python_version(), hashlib.sha256(program_path(workload.program).read_bytes()).hexdigest()]
+        source = ["program", platform.python_version(), text_of(program_path(workload.program)), text_of(BOOTSTRAP)]
     elif workload.pyperformance:
         source = ["pyperformance", pyperformance_suite.version(), platform.python_version(), workload.pyperformance,
-                  workload.params, hashlib.sha256(pyperformance_suite.DRIVER.read_bytes()).hexdigest()]
+                  workload.params, text_of(pyperformance_suite.DRIVER), text_of(BOOTSTRAP)]
     else:
         source = ["generator", __version__, workload.generator, workload.params, workload.seed]
     return hashlib.sha256(json.dumps([_core.TRACE_VERSION, *source], sort_keys=True).encode()).hexdigest()[:16]

@@ -91,6 +91,19 @@ def test_the_cache_key_covers_the_benchmark_its_loops_and_pyperformances_version
     assert len(keys) == 4
 
 
+def test_the_cache_key_of_a_recording_covers_the_recording_bootstrap(monkeypatch, tmp_path):
+    """What the recording process holds before the hook goes in shapes the trace: another
+    bootstrap makes another trace of the same program."""
+    from allocbench import recording
+
+    workloads = [Workload("p", "", program="word_count.py"), Workload("w", "", pyperformance="richards", params={"loops": 1})]
+    before = [cache_key(w) for w in workloads]
+    other = tmp_path / "_record_bootstrap.py"
+    other.write_bytes(recording.BOOTSTRAP.read_bytes() + b"\n# another bootstrap\n")
+    monkeypatch.setattr(recording, "BOOTSTRAP", other)
+    assert all(cache_key(w) != key for w, key in zip(workloads, before))
+
+
 def test_every_recipe_names_a_benchmark_of_the_installed_pyperformance():
     if pyperformance_suite.installed() is None:
         pytest.skip("pyperformance is not installed")
