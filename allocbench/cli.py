@@ -1,6 +1,7 @@
 """The `allocbench` command: one small module per subcommand under allocbench.commands.
 
-Each command module defines `NAME`, `HELP`, `add_arguments(parser)` and `run(args) -> int`.
+Each command module defines `HELP`, `add_arguments(parser)` and `run(args) -> int`; COMMANDS
+says which word runs it.
 Bad input (ConfigError, TraceError, UsageError, a file that cannot be read or written, an
 output that cannot be written) is reported as one line on stderr with exit status 2, never
 as a traceback; so is a standard output that is closed or full.
@@ -18,7 +19,13 @@ import sys
 from allocbench._core import ConfigError, TraceError
 from allocbench.errors import UsageError
 
-COMMANDS = ["run", "sweep", "show", "compare", "report", "list", "spec", "generate", "replay", "record", "import_capture", "exec", "trace"]
+# The word on the command line -> its module under allocbench.commands. Only the module of the
+# command given is imported: the modules import the library, numpy among it, which would cost
+# every command about 0.25 s. Without a command (`allocbench --help`, a word that is none)
+# every module is imported, to list them with their help.
+COMMANDS = {"run": "run", "sweep": "sweep", "show": "show", "compare": "compare", "report": "report", "list": "list",
+            "spec": "spec", "generate": "generate", "replay": "replay", "record": "record", "import": "import_capture",
+            "exec": "exec", "trace": "trace"}
 
 
 _OUTPUT_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EBADF)
@@ -29,12 +36,19 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser for `argv` (default: this process's arguments): complete for the command they
+    give; the other commands are there by name only."""
+    words = sys.argv[1:] if argv is None else argv
+    given = next((word for word in words if not word.startswith("-")), None)  # the top level takes no option but -h
     parser = _Parser(prog="allocbench", description="Benchmark pymalloc variants and other allocators.")
     subparsers = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    for name in COMMANDS:
-        module = importlib.import_module(f"allocbench.commands.{name}")
-        sub = subparsers.add_parser(module.NAME, help=module.HELP, description=module.HELP)
+    for word, module_name in COMMANDS.items():
+        if given in COMMANDS and word != given:
+            subparsers.add_parser(word)
+            continue
+        module = importlib.import_module(f"allocbench.commands.{module_name}")
+        sub = subparsers.add_parser(word, help=module.HELP, description=module.HELP)
         module.add_arguments(sub)
         sub.set_defaults(_run=module.run)
     return parser
@@ -69,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="allocbench.names")
-    args = build_parser().parse_args(argv)
+    args = build_parser(argv).parse_args(argv)
     try:
         status = args._run(args)
         sys.stdout.flush()  # a full disk shows here, as one line, not at the interpreter's exit

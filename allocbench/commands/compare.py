@@ -6,7 +6,6 @@ import argparse
 import sys
 from pathlib import Path
 
-NAME = "compare"
 HELP = "compare two results folders (the second relative to the first)"
 
 

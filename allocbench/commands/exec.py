@@ -8,7 +8,6 @@ import argparse
 
 from allocbench.commands._shared import add_program_arguments, program_words
 
-NAME = "exec"
 HELP = "run a Python program live on an allocator and report the allocator's statistics at exit"
 
 

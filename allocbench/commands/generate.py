@@ -8,7 +8,6 @@ from allocbench._core import TraceError
 from allocbench.errors import UsageError
 from allocbench.generate import generate, generators
 
-NAME = "generate"
 HELP = "write a synthetic trace (churn, size-ramp, survivors, sawtooth, list or string growth)"
 
 
@@ -37,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _read_tail(args: argparse.Namespace) -> tuple[str, int, list[str]]:
-    tail = argparse.ArgumentParser(prog=f"allocbench {NAME}", add_help=False, exit_on_error=False)
+    tail = argparse.ArgumentParser(prog="allocbench generate", add_help=False, exit_on_error=False)
     _add_options(tail)
     tail.add_argument("params", nargs="*")
     try:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-NAME = "import"
 HELP = "convert another tool's capture into a trace (memray, made with --trace-python-allocators)"
 
 

@@ -7,7 +7,6 @@ import argparse
 
 from allocbench.allocators import KNOWN_LIBRARIES
 
-NAME = "list"
 HELP = "list suites, workloads, allocators, presets or pymalloc options"
 
 ALLOCATOR_KINDS = {

@@ -10,7 +10,6 @@ from pathlib import Path
 
 from allocbench.commands._shared import add_program_arguments, program_words
 
-NAME = "record"
 HELP = "run a Python program and record its allocations (MEM and OBJ domains) into a trace"
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import math
 
-NAME = "replay"
 HELP = "replay a trace against one or more allocators and compare them in a table"
 
 

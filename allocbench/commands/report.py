@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 
-NAME = "report"
 HELP = "write the self-contained HTML report of one or more results folders"
 
 

@@ -19,7 +19,6 @@ from allocbench.plan import DEFAULT_CELL_TIMEOUT
 from allocbench.run_modes import LIVE, REPLAY, RUN_MODES, workload_mode
 from allocbench.trace_cache import DEFAULT_CACHE
 
-NAME = "run"
 HELP = "time and measure allocators on a suite of workloads (pyperf + a memory pass)"
 # What defines a run: given again with --resume, it would contradict the run's own.
 RUN_SETTINGS = ("suite", "allocators", "baseline", "mode", "run_mode", "output", "touch", "cell_timeout")

@@ -7,7 +7,6 @@ import argparse
 import sys
 from pathlib import Path
 
-NAME = "show"
 HELP = "print the summary tables of a results folder"
 
 

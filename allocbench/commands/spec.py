@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import json
 
-NAME = "spec"
 HELP = "validate an allocator spec and print its full configuration"
 
 

@@ -14,7 +14,6 @@ from allocbench.plan import DEFAULT_CELL_TIMEOUT
 from allocbench.sweep import DEFAULT_BASE, DEFAULT_REFERENCES, TIME_MODES
 from allocbench.trace_cache import DEFAULT_CACHE
 
-NAME = "sweep"
 HELP = "sweep pymalloc options over a grid: Pareto fronts, heatmaps, on local cores or a Dask cluster"
 # What defines a sweep: in its file, or given again with --resume, it would contradict it.
 SWEEP_SETTINGS = ("suite", "grid", "base", "references", "no_references", "time", "mode", "sample", "seed", "touch",

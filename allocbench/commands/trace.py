@@ -12,7 +12,6 @@ import json
 from allocbench.errors import UsageError
 from allocbench.trace import PERCENTILES, TRACE_VERSION, TRACE_VERSIONS, TraceError, TraceStats, convert, summarise
 
-NAME = "trace"
 HELP = "inspect trace files"
 
 

@@ -88,3 +88,27 @@ def test_the_architecture_names_every_library_module():
     for path in PACKAGE.glob("*.py"):
         if path.stem not in ("__init__", "__main__", "errors", "_record_bootstrap"):
             assert f"{path.stem}.py" in text or path.stem in text, path.name
+
+
+IMPORTS_OF_A_COMMAND = """
+import sys
+from allocbench import cli
+cli.build_parser(sys.argv[1:])
+print(" ".join(sorted(m for m in sys.modules if m.startswith("allocbench.commands.") or m == "numpy")))
+"""
+
+
+def test_a_command_imports_its_own_module_only_and_help_lists_them_all():
+    import subprocess
+    import sys
+
+    from allocbench.cli import COMMANDS
+
+    def imported(*words: str) -> set[str]:
+        result = subprocess.run([sys.executable, "-c", IMPORTS_OF_A_COMMAND, *words], capture_output=True, text=True,
+                                check=True)
+        return set(result.stdout.split())
+
+    assert imported("record", "-o", "t.abt", "--", "python", "x.py") == {"allocbench.commands._shared",
+                                                                          "allocbench.commands.record"}
+    assert {f"allocbench.commands.{module}" for module in COMMANDS.values()} <= imported("--help")
