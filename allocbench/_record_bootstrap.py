@@ -95,9 +95,10 @@ def stop_recording(core, metadata_json: str, exit_status: int = 0) -> str | None
 def completed_metadata(metadata_json: str, exit_status: int, counts: dict) -> str:
     """The metadata (a JSON object) with the program's exit status and the recorder's counts
     added: program_exit_status, ops_skipped and recorder are the recorder's keys, which the
-    metadata `record` sends never holds. Written out here rather than with the json module, which the recording process does
-    not import: a program that does not use it would pay for its import (and re's) in every
-    recording, and one that does would find it already imported."""
+    metadata `record` sends never holds. Written out here rather than with the json module,
+    which the recording process does not import: a program that does not use it would pay for
+    its import (and re's) in every recording, and one that does would find it already
+    imported."""
     skipped = (counts["foreign_frees"], counts["foreign_reallocs"], counts["oversize_skipped"])
     recorder = (counts["ops_recorded"], counts["peak_live"], counts["id_space"])
     added = (f'"program_exit_status": {int(exit_status)}, '
@@ -126,12 +127,13 @@ def runs_from_source(path: str) -> bool:
         return file.read(len(_frozen_importlib_external.MAGIC_NUMBER)) != _frozen_importlib_external.MAGIC_NUMBER
 
 
-def run_script(path: str) -> None:
+def run_script(path: str, from_source: bool | None = None) -> None:
     """Runs the script as the module __main__, as `python SCRIPT` does. Source is compiled and
     run here rather than by runpy.run_path, whose imports (pkgutil, typing: ~10 ms) every
     recording would pay; archives and bytecode go to runpy. Like runpy, the caller's own
-    __main__ is put back when the script ends."""
-    if not runs_from_source(path):
+    __main__ is put back when the script ends. `from_source`: runs_from_source(path), when the
+    caller asked it already (the recording asks before the hook goes in)."""
+    if not (runs_from_source(path) if from_source is None else from_source):
         import runpy
 
         runpy.run_path(path, run_name="__main__")
@@ -165,14 +167,14 @@ def main() -> None:
     core = load_core()
     sys.argv = [target, *program_args]
     recorded_call = None
+    from_source = kind == "script" and runs_from_source(target)
+    if not from_source:
+        import runpy  # modules, calls, archives: imported before the hook, as `python -m` has it
     if kind == "call":
         import gc
-        import runpy
 
         recorded_call = runpy.run_path(target, run_name="__allocbench_call__")["prepare"](*program_args)
         gc.collect()
-    if kind == "module" or (kind == "script" and not runs_from_source(target)):
-        import runpy  # imported before the hook goes in, as `python -m` has it imported
 
     if settings["empty_profile_function"]:
         core.install_empty_profile_function()
@@ -186,7 +188,7 @@ def main() -> None:
     exit_status = 1
     try:
         if kind == "script":
-            run_script(target)
+            run_script(target, from_source)
         elif kind == "module":
             runpy.run_module(target, run_name="__main__", alter_sys=True)
         else:

@@ -5,8 +5,9 @@ The key covers everything the trace depends on: the trace format version and, fo
 program, the interpreter's version, the program's text and the recording bootstrap's (what
 the recording process holds before the hook goes in shapes the heap the program starts
 from); for a pyperformance benchmark, pyperformance's version, the interpreter's, the
-benchmark, its loops, the driver's text (its recipes) and the bootstrap's; for a generator, allocbench's version, the generator, its parameters and seed. A trace is made under a temporary name and
-renamed into place only when complete; an interrupted making leaves nothing behind (and
+benchmark, its loops, the driver's text (its recipes) and the bootstrap's; for a generator,
+allocbench's version, the generator, its parameters and seed. A trace is made under a
+temporary name and renamed into place only when complete; an interrupted making leaves nothing behind (and
 temporaries left by a killed process are removed on the next use of the cache). A cached
 trace that cannot be read is made again once; if it still cannot, that is an error.
 """

@@ -29,8 +29,9 @@ misses, which the hook adds too.
 
 Prints one row per program and installation: the median plain and recorded seconds, the
 median ratio of the pairs and the smallest and largest, the median CPU-time ratio of the
-pairs, ops recorded, the bytes per op of the
-trace as the hook wrote it, the hook's cost per op, and the whole command's seconds.
+pairs, ops recorded, the bytes per op of the trace as the hook wrote it, the hook's cost per
+op, and the whole command's seconds (with --instructions, the instruction ratio and the
+instructions added per op).
 """
 
 from __future__ import annotations
@@ -51,21 +52,25 @@ from allocbench import workloads
 from allocbench.recording import BOOTSTRAP, DESCRIPTOR_DIGITS, HASH_SEED, settings_bytes
 
 
-def timed(command: list[str], environment: dict, pass_fds=(), settings: bytes | None = None) -> tuple[float, float]:
+def start(command: list[str], environment: dict, settings: bytes | None, **popen) -> subprocess.Popen:
+    """Starts `command`; with `settings`, on a pipe whose descriptor replaces "{FD}" in it."""
+    if settings is None:
+        return subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, **popen)
+    reading, writing = os.pipe()
+    command = [part if part != "{FD}" else f"{reading:0{DESCRIPTOR_DIGITS}d}" for part in command]
+    child = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, pass_fds=(reading,), **popen)
+    os.close(reading)
+    with os.fdopen(writing, "wb") as pipe:
+        pipe.write(settings)
+    return child
+
+
+def timed(command: list[str], environment: dict, settings: bytes | None = None) -> tuple[float, float]:
     """(wall seconds, CPU seconds: user + system of the process and its threads) of one run."""
-    reading = None
-    if settings is not None:
-        reading, writing = os.pipe()
-        pass_fds = (reading,)
-        command = [part if part != "{FD}" else f"{reading:0{DESCRIPTOR_DIGITS}d}" for part in command]
-    start = time.perf_counter()
-    child = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, pass_fds=pass_fds)
-    if settings is not None:
-        os.close(reading)
-        with os.fdopen(writing, "wb") as pipe:
-            pipe.write(settings)
+    begun = time.perf_counter()
+    child = start(command, environment, settings)
     _, status, usage = os.wait4(child.pid, 0)
-    wall = time.perf_counter() - start
+    wall = time.perf_counter() - begun
     child.returncode = os.waitstatus_to_exitcode(status)
     if child.returncode != 0:
         raise SystemExit(f"{' '.join(command)}: exit status {child.returncode}")
@@ -74,17 +79,8 @@ def timed(command: list[str], environment: dict, pass_fds=(), settings: bytes | 
 
 def instructions(command: list[str], environment: dict, settings: bytes | None = None) -> int:
     """Instructions the process executes, counted by cachegrind."""
-    reading = None
-    if settings is not None:
-        reading, writing = os.pipe()
-        command = [part if part != "{FD}" else f"{reading:0{DESCRIPTOR_DIGITS}d}" for part in command]
-    child = subprocess.Popen(["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
-                              *command], env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                             pass_fds=(reading,) if reading is not None else ())
-    if settings is not None:
-        os.close(reading)
-        with os.fdopen(writing, "wb") as pipe:
-            pipe.write(settings)
+    child = start(["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null", *command],
+                  environment, settings, stderr=subprocess.PIPE)
     report = child.communicate()[1].decode()
     found = re.search(r"I\s+refs:\s+([\d,]+)", report)
     if child.returncode != 0 or found is None:

@@ -35,6 +35,14 @@ using namespace allocbench;
 
 namespace {
 
+// The size in bytes of a buffer the core reads as plain bytes; `what` names it in the error
+// when it is not one contiguous run of memory.
+size_t contiguous_bytes(const py::buffer_info& info, const std::string& what) {
+  if (info.ndim > 1 || (info.ndim == 1 && info.strides[0] != info.itemsize))
+    throw py::value_error(what + " must be one contiguous buffer");
+  return static_cast<size_t>(info.size * info.itemsize);
+}
+
 std::string path_bytes(const py::handle& path) {
   return py::module_::import("os").attr("fsencode")(path).cast<std::string>();
 }
@@ -240,9 +248,7 @@ void bind_traces(py::module_& m) {
   const auto crc_of_bytes = [](uint32_t (*crc)(const void*, size_t, uint32_t)) {
     return [crc](const py::buffer& data, uint32_t start) {
       const py::buffer_info info = data.request();
-      if (info.ndim > 1 || (info.ndim == 1 && info.strides[0] != info.itemsize))
-        throw py::value_error("crc32: the data must be one contiguous buffer");
-      return crc(info.ptr, static_cast<size_t>(info.size * info.itemsize), start);
+      return crc(info.ptr, contiguous_bytes(info, "crc32: the data"), start);
     };
   };
   m.def("crc32", crc_of_bytes(&allocbench::crc32), py::arg("data"), py::arg("crc") = 0,
@@ -268,9 +274,7 @@ void bind_traces(py::module_& m) {
           "append_records",
           [](TraceWriter& writer, const py::buffer& data) {
             const py::buffer_info info = data.request();
-            const auto bytes = static_cast<size_t>(info.size * info.itemsize);
-            if (info.ndim > 1 || (info.ndim == 1 && info.strides[0] != info.itemsize))
-              throw py::value_error("append_records: records must be one contiguous buffer");
+            const size_t bytes = contiguous_bytes(info, "append_records: records");
             if (bytes % sizeof(TraceRecord) != 0)
               throw py::value_error("append_records: " + std::to_string(bytes) +
                                     " bytes is not a whole number of 16-byte records");

@@ -358,6 +358,10 @@ TraceWriter::~TraceWriter() {
 
 void TraceWriter::fail(const std::string& message) const { throw TraceError(path_ + ": " + message); }
 
+void TraceWriter::fail_if_closed(const char* call) const {
+  if (file_ == nullptr) fail(std::string(call) + (write_failed_ ? " after a failed write" : " after close"));
+}
+
 // A failed write leaves the file in no known state: the writer closes it (no trailer, so every
 // reader refuses it) and refuses every later call, rather than write a chunk twice.
 void TraceWriter::write_bytes(const void* data, size_t length) {
@@ -382,7 +386,7 @@ void TraceWriter::write_header_and_metadata(const std::string& metadata_json) {
 }
 
 void TraceWriter::rewrite_metadata(const std::string& metadata_json) {
-  if (file_ == nullptr) fail(write_failed_ ? "rewrite_metadata after a failed write" : "rewrite_metadata after close");
+  fail_if_closed("rewrite_metadata");
   if (metadata_json.size() > metadata_capacity_)
     fail("new metadata of " + std::to_string(metadata_json.size()) +
          " bytes does not fit the " + std::to_string(metadata_capacity_) + " reserved");
@@ -397,7 +401,7 @@ void TraceWriter::rewrite_metadata(const std::string& metadata_json) {
 void TraceWriter::append(const TraceRecord& record) { append(&record, 1); }
 
 void TraceWriter::append(const TraceRecord* records, size_t count) {
-  if (file_ == nullptr) fail(write_failed_ ? "append after a failed write" : "append after close");
+  fail_if_closed("append");
   constexpr uint32_t kAnyId = std::numeric_limits<uint32_t>::max();
   const bool version2 = summary_.version == 2;
   while (count > 0) {

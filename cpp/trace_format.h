@@ -120,6 +120,8 @@ class TraceWriter {
   void write_bytes(const void* data, size_t length);
   void write_header_and_metadata(const std::string& metadata_json);
   [[noreturn]] void fail(const std::string& message) const;
+  // Refuses `call` once the file is closed (by close(), or by a failed write).
+  void fail_if_closed(const char* call) const;
   std::string path_;
   std::FILE* file_ = nullptr;  // null once closed, or once a write failed
   bool write_failed_ = false;
@@ -202,7 +204,6 @@ class TraceReader {
 // reading it would) or when the output cannot be written (the file is then left without a
 // trailer: callers write to a temporary name and rename it when this returns).
 TraceSummary copy_trace(TraceReader& reader, const std::string& path, uint32_t version);
-
 
 // Empty when `text` is one JSON object in UTF-8 (RFC 8259, nesting at most 64 deep, so that
 // every reader, Python's json included, parses it without recursion trouble); otherwise what
